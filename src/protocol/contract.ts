@@ -1,0 +1,48 @@
+// The contract between transports (HTTP, legacy SSE, stdio) and the protocol engine.
+// Transports own bytes, streams and HTTP semantics; the engine owns MCP semantics.
+
+import type { JsonObject, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from './jsonrpc.ts';
+
+/** The authenticated caller, set by the resource-server guard (the authorization-server issue). */
+export interface Principal {
+  /** `sub` of the access token: the user (or the client itself for client_credentials). */
+  readonly subject: string;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  /** The token's `jti`, when it has one. */
+  readonly tokenId?: string;
+  /** Token expiry, epoch seconds. */
+  readonly expiresAt?: number;
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+/** A channel from the server to the client: the response stream of one request, a GET stream, or stdio. */
+export interface Outbound {
+  /** Writes one server message. Returns false when the channel is closed (the message is dropped). */
+  send(message: JsonRpcNotification | JsonRpcRequest): boolean;
+  /** True where server-to-client requests may travel (legacy SSE streams and stdio, never modern HTTP). */
+  readonly canRequest: boolean;
+}
+
+/** What a transport hands the engine with each client message. */
+export interface Dispatch {
+  /** Aborted when the client goes away (modern HTTP: stream closed; stdio/legacy: notifications/cancelled). */
+  readonly signal: AbortSignal;
+  /** Where request-scoped notifications (progress, log messages) and legacy server requests go. */
+  readonly outbound: Outbound;
+  /** The legacy session this message belongs to (undefined for modern, stateless requests). */
+  readonly session?: import('./session.ts').LegacySession;
+  /** The authenticated caller, when the guard is on. */
+  readonly principal?: Principal;
+  /** Which transport carried the message. */
+  readonly transport: 'http' | 'sse' | 'stdio';
+}
+
+/** The engine's answer to one request: the JSON-RPC response plus the HTTP status a transport should use. */
+export interface Reply {
+  readonly message: JsonRpcResponse;
+  /** 200 for results; 400/404 for the modern errors that MCP 2026-07-28 maps to HTTP statuses. */
+  readonly status: number;
+}
+
+export type { JsonObject };
