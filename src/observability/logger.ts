@@ -12,7 +12,8 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-const SECRET_KEY = /(authorization|token|secret|password|cookie|code_verifier|^code$|client_secret|assertion)/i;
+const SECRET_KEY =
+  /(authorization|token|secret|password|cookie|code_verifier|^code$|client_secret|assertion)/i;
 
 /** Replaces values under secret-looking keys, at any depth, so they never reach a log line. */
 export function redact(value: unknown, depth = 0): unknown {
@@ -20,7 +21,8 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
+  for (const [k, v] of Object.entries(value))
+    out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
   return out;
 }
 
@@ -36,7 +38,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const base = options.fields ?? {};
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
-    const record = { time: new Date().toISOString(), level, msg, ...base, ...(fields ? (redact(fields) as object) : {}) };
+    const record = {
+      time: new Date().toISOString(),
+      level,
+      msg,
+      ...base,
+      ...(fields ? (redact(fields) as object) : {}),
+    };
     write(`${JSON.stringify(record)}\n`);
   };
   return {

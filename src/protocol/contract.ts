@@ -43,6 +43,11 @@ export interface Reply {
   readonly message: JsonRpcResponse;
   /** 200 for results; 400/404 for the modern errors that MCP 2026-07-28 maps to HTTP statuses. */
   readonly status: number;
+  /**
+   * The request was cancelled (notifications/cancelled): MCP basic/utilities/cancellation says the
+   * receiver SHOULD NOT respond, so transports drop the message.
+   */
+  readonly cancelled?: boolean;
 }
 
 export type { JsonObject };

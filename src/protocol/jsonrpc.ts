@@ -58,19 +58,30 @@ export const ErrorCode = {
   UnsupportedProtocolVersion: -32022,
 } as const;
 
-/** An error that becomes a JSON-RPC error response. `message` is sent to the client: keep it safe. */
+/**
+ * An error that becomes a JSON-RPC error response. `message` is sent to the client: keep it safe.
+ * `httpStatus` is set where the HTTP binding prescribes a status for a modern request (for example
+ * 400 for a malformed `_meta`); otherwise the transport answers 200 with the error body.
+ */
 export class McpError extends Error {
   readonly code: number;
   readonly data: unknown;
-  constructor(code: number, message: string, data?: unknown) {
+  readonly httpStatus: number | undefined;
+  constructor(code: number, message: string, data?: unknown, httpStatus?: number) {
     super(message);
     this.name = 'McpError';
     this.code = code;
     this.data = data;
+    this.httpStatus = httpStatus;
   }
 }
 
-export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcFailure {
+export function errorResponse(
+  id: JsonRpcId | null,
+  code: number,
+  message: string,
+  data?: unknown,
+): JsonRpcFailure {
   const error: JsonRpcErrorObject = data === undefined ? { code, message } : { code, message, data };
   return { jsonrpc: '2.0', id, error };
 }
@@ -109,7 +120,8 @@ export function classify(value: unknown): Classified {
     return { kind: 'request', message: value as unknown as JsonRpcRequest };
   }
   if ('result' in value || 'error' in value) {
-    if (!isId(value.id) && value.id !== null) return { kind: 'invalid', id: null, reason: 'response id is invalid' };
+    if (!isId(value.id) && value.id !== null)
+      return { kind: 'invalid', id: null, reason: 'response id is invalid' };
     if ('result' in value && !isObject(value.result)) {
       return { kind: 'invalid', id, reason: 'result must be an object' };
     }

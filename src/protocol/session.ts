@@ -51,13 +51,22 @@ export class LegacySession {
    * Sends a server-to-client request (sampling, elicitation, roots) on `outbound` and waits for the
    * client's response, which arrives as a separate message through `deliverResponse`.
    */
-  request(outbound: Outbound, method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject> {
+  request(
+    outbound: Outbound,
+    method: string,
+    params: JsonObject | undefined,
+    signal: AbortSignal,
+  ): Promise<JsonObject> {
     if (this.closed) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, 'session closed'));
     const id = `srv-${++this.#nextId}`;
     return new Promise<JsonObject>((resolve, reject) => {
       const onAbort = () => {
         this.#pending.delete(id);
-        outbound.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'aborted' } });
+        outbound.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: id, reason: 'aborted' },
+        });
         reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       };
       if (signal.aborted) return onAbort();
@@ -72,7 +81,10 @@ export class LegacySession {
           reject(e);
         },
       });
-      const msg = params === undefined ? { jsonrpc: '2.0' as const, id, method } : { jsonrpc: '2.0' as const, id, method, params };
+      const msg =
+        params === undefined
+          ? { jsonrpc: '2.0' as const, id, method }
+          : { jsonrpc: '2.0' as const, id, method, params };
       if (!outbound.send(msg)) {
         this.#pending.delete(id);
         signal.removeEventListener('abort', onAbort);
@@ -87,7 +99,8 @@ export class LegacySession {
     const p = this.#pending.get(response.id);
     if (!p) return false;
     this.#pending.delete(response.id);
-    if ('error' in response) p.reject(new McpError(response.error.code, response.error.message, response.error.data));
+    if ('error' in response)
+      p.reject(new McpError(response.error.code, response.error.message, response.error.data));
     else p.resolve(response.result);
     return true;
   }
@@ -101,7 +114,8 @@ export class LegacySession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.#pending.values()) p.reject(new McpError(ErrorCode.ConnectionClosed, 'session closed'));
+    for (const p of this.#pending.values())
+      p.reject(new McpError(ErrorCode.ConnectionClosed, 'session closed'));
     this.#pending.clear();
     this.standalone = undefined;
     for (const fn of this.#onClose) fn();

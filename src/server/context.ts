@@ -2,7 +2,13 @@
 
 import type { Principal } from '../protocol/contract.ts';
 import type { JsonObject, JsonValue } from '../protocol/jsonrpc.ts';
-import type { ClientCapabilities, Implementation, InputRequest, InputRequiredResult, LoggingLevel } from './types.ts';
+import type {
+  ClientCapabilities,
+  Implementation,
+  InputRequest,
+  InputRequiredResult,
+  LoggingLevel,
+} from './types.ts';
 
 export interface HandlerContext {
   /** Aborted when the client cancels or disconnects (MCP 2026-07-28 basic/patterns/cancellation). */
@@ -40,5 +46,8 @@ export interface HandlerContext {
    * Builds the interim result that asks the client for input; return it from the handler. In legacy
    * sessions the engine sends the input requests to the client itself and calls the handler again.
    */
-  inputRequired(request: { inputRequests?: Record<string, InputRequest>; state?: JsonValue }): InputRequiredResult;
+  inputRequired(request: {
+    inputRequests?: Record<string, InputRequest>;
+    state?: JsonValue;
+  }): InputRequiredResult;
 }

@@ -34,7 +34,11 @@ function isZod(schema: unknown): schema is z.ZodType {
 
 export function compileSchema<T = unknown>(schema: SchemaInput): CompiledSchema<T> {
   if (isZod(schema)) {
-    const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as JsonSchema;
+    const json = z.toJSONSchema(schema, {
+      target: 'draft-2020-12',
+      io: 'input',
+      unrepresentable: 'any',
+    }) as JsonSchema;
     return {
       json,
       validate(value) {
@@ -60,4 +64,8 @@ export function compileSchema<T = unknown>(schema: SchemaInput): CompiledSchema<
 }
 
 /** The schema of a tool that takes no arguments. */
-export const EMPTY_OBJECT_SCHEMA: JsonSchema = { type: 'object', properties: {}, additionalProperties: false };
+export const EMPTY_OBJECT_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: {},
+  additionalProperties: false,
+};

@@ -4,8 +4,15 @@
 
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { HandlerContext } from './context.ts';
-import { type CompiledSchema, compileSchema, EMPTY_OBJECT_SCHEMA, type Infer, type SchemaInput } from './schema.ts';
+import {
+  type CompiledSchema,
+  compileSchema,
+  EMPTY_OBJECT_SCHEMA,
+  type Infer,
+  type SchemaInput,
+} from './schema.ts';
 import type {
+  Annotations,
   CallToolResult,
   GetPromptResult,
   Icon,
@@ -15,7 +22,6 @@ import type {
   ReadResourceResult,
   ResourceContents,
   ToolAnnotations,
-  Annotations,
 } from './types.ts';
 import { UriTemplate } from './uri-template.ts';
 
@@ -24,7 +30,10 @@ export type MaybePromise<T> = T | Promise<T>;
 // ---------------------------------------------------------------------------------------------
 // Definitions
 
-export interface ToolDefinition<I extends SchemaInput | undefined = SchemaInput | undefined, O extends SchemaInput | undefined = undefined> {
+export interface ToolDefinition<
+  I extends SchemaInput | undefined = SchemaInput | undefined,
+  O extends SchemaInput | undefined = undefined,
+> {
   name: string;
   title?: string;
   description?: string;
@@ -60,7 +69,10 @@ export interface ResourceDefinition {
   annotations?: Annotations;
   scopes?: readonly string[];
   _meta?: JsonObject;
-  read: (uri: string, ctx: HandlerContext) => MaybePromise<ReadResourceResult | ResourceContents[] | InputRequiredResult>;
+  read: (
+    uri: string,
+    ctx: HandlerContext,
+  ) => MaybePromise<ReadResourceResult | ResourceContents[] | InputRequiredResult>;
 }
 
 export interface ResourceTemplateDefinition {
@@ -228,7 +240,8 @@ export class McpServer {
     if (!def.name) throw new TypeError('a tool needs a name');
     if (this.tools.has(def.name)) throw new Error(`tool "${def.name}" is already registered`);
     const input = compileSchema<Record<string, unknown>>((def.input ?? EMPTY_OBJECT_SCHEMA) as SchemaInput);
-    if (input.json.type !== 'object') throw new TypeError(`tool "${def.name}": the input schema must describe an object`);
+    if (input.json.type !== 'object')
+      throw new TypeError(`tool "${def.name}": the input schema must describe an object`);
     const output = def.output ? compileSchema(def.output) : undefined;
     const listing: JsonObject = { name: def.name };
     if (def.title !== undefined) listing.title = def.title;
@@ -265,13 +278,15 @@ export class McpServer {
     this.#emit({ kind: 'resources' });
     return {
       remove: () => {
-        if (this.resources.get(def.uri) === entry && this.resources.delete(def.uri)) this.#emit({ kind: 'resources' });
+        if (this.resources.get(def.uri) === entry && this.resources.delete(def.uri))
+          this.#emit({ kind: 'resources' });
       },
     };
   }
 
   resourceTemplate(def: ResourceTemplateDefinition): Handle {
-    if (this.templates.has(def.uriTemplate)) throw new Error(`template "${def.uriTemplate}" is already registered`);
+    if (this.templates.has(def.uriTemplate))
+      throw new Error(`template "${def.uriTemplate}" is already registered`);
     const listing: JsonObject = { uriTemplate: def.uriTemplate, name: def.name };
     copyOptional(listing, def, ['title', 'description', 'mimeType', 'icons', 'annotations', '_meta']);
     const entry: RegisteredTemplate = {
@@ -325,7 +340,8 @@ export class McpServer {
     this.#emit({ kind: 'prompts' });
     return {
       remove: () => {
-        if (this.prompts.get(def.name) === entry && this.prompts.delete(def.name)) this.#emit({ kind: 'prompts' });
+        if (this.prompts.get(def.name) === entry && this.prompts.delete(def.name))
+          this.#emit({ kind: 'prompts' });
       },
     };
   }
@@ -355,13 +371,17 @@ export function collectHeaderParams(tool: string, schema: JsonObject): HeaderPar
       const header = c['x-mcp-header'];
       if (header !== undefined) {
         if (typeof header !== 'string' || !TOKEN.test(header)) {
-          throw new TypeError(`tool "${tool}": x-mcp-header on "${[...path, key].join('.')}" must be an HTTP token`);
+          throw new TypeError(
+            `tool "${tool}": x-mcp-header on "${[...path, key].join('.')}" must be an HTTP token`,
+          );
         }
         const lower = header.toLowerCase();
         if (seen.has(lower)) throw new TypeError(`tool "${tool}": x-mcp-header "${header}" is used twice`);
         const type = c.type;
         if (type !== 'string' && type !== 'integer' && type !== 'boolean') {
-          throw new TypeError(`tool "${tool}": x-mcp-header "${header}" needs a string, integer or boolean property`);
+          throw new TypeError(
+            `tool "${tool}": x-mcp-header "${header}" needs a string, integer or boolean property`,
+          );
         }
         seen.add(lower);
         out.push({ name: lower, path: [...path, key], type });

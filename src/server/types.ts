@@ -2,7 +2,15 @@
 
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 
-export type LoggingLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
+export type LoggingLevel =
+  | 'debug'
+  | 'info'
+  | 'notice'
+  | 'warning'
+  | 'error'
+  | 'critical'
+  | 'alert'
+  | 'emergency';
 export const LOGGING_LEVELS: readonly LoggingLevel[] = [
   'debug',
   'info',
