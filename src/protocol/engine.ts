@@ -328,7 +328,7 @@ export class Engine {
     if (filter.resourcesListChanged === true) honoured.resourcesListChanged = true;
     if (uris.length) honoured.resourceSubscriptions = uris;
     const outbound = call.outbound;
-    const { promise, resolve } = Promise.withResolvers<boolean>();
+    const { promise, resolve } = Promise.withResolvers<void>();
     const listener: Listener = {
       id,
       outbound,
@@ -336,7 +336,7 @@ export class Engine {
       prompts: honoured.promptsListChanged === true,
       resources: honoured.resourcesListChanged === true,
       uris: new Set(uris),
-      end: () => resolve(true),
+      end: () => resolve(),
     };
     // basic/patterns/subscriptions "Acknowledgment": first message, carrying the subscription id.
     outbound.send({
@@ -345,19 +345,15 @@ export class Engine {
       params: { _meta: { [META.subscriptionId]: id }, notifications: honoured },
     });
     this.#listeners.add(listener);
-    const onAbort = () => resolve(false);
+    const onAbort = () => resolve();
     call.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const graceful = await promise;
-      if (graceful) {
-        // basic/patterns/cancellation: the server MUST send notifications/cancelled when it tears a
-        // subscription down, and (subscriptions "Graceful Closure") SHOULD then answer the request.
-        outbound.send({
-          jsonrpc: '2.0',
-          method: 'notifications/cancelled',
-          params: { requestId: id, reason: 'server is shutting down' },
-        });
-      }
+      // basic/patterns/subscriptions "Graceful Closure": when the server ends the subscription it
+      // answers the listen request, and that response is the graceful-end signal. A
+      // notifications/cancelled sent first (basic/patterns/cancellation) makes clients settle the
+      // subscription as dropped before the response arrives, as the SDK v2 client does; the
+      // reference server sends the response alone, and so do we.
+      await promise;
     } finally {
       this.#listeners.delete(listener);
       call.signal.removeEventListener('abort', onAbort);

@@ -90,11 +90,12 @@ export interface ResourceTemplateDefinition {
   list?: (ctx: HandlerContext) => MaybePromise<ResourceListing[]>;
   /** Completion for template variables (completion/complete with ref/resource). */
   complete?: Record<string, Completer>;
+  /** Returns the contents; `undefined` means "not found" (-32602 in 2026-07-28, -32002 before). */
   read: (
     uri: string,
     variables: Record<string, string>,
     ctx: HandlerContext,
-  ) => MaybePromise<ReadResourceResult | ResourceContents[] | InputRequiredResult>;
+  ) => MaybePromise<ReadResourceResult | ResourceContents[] | InputRequiredResult | undefined>;
 }
 
 export interface ResourceListing {

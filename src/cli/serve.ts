@@ -1,0 +1,86 @@
+// `keyhole serve`: the HTTP server, until SIGTERM or SIGINT drains it.
+
+import { createKeyhole, type Keyhole } from '../app/keyhole.ts';
+import { describeConfig } from '../config/load.ts';
+import type { KeyholeConfig } from '../config/types.ts';
+import { createLogger } from '../observability/logger.ts';
+import type { CliIo } from './run.ts';
+
+/** Extra time after shutdownGraceMs before the process exits even if close() has not finished. */
+const FORCE_EXIT_MARGIN_MS = 1_000;
+
+export async function serve(config: KeyholeConfig, warnings: string[], io: CliIo): Promise<number> {
+  const logger = createLogger({ level: config.log.level });
+  for (const w of warnings) logger.warn(w);
+  logger.debug('configuration', describeConfig(config));
+
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<number>();
+  let keyhole: Keyhole | undefined;
+  let requested: NodeJS.Signals | undefined;
+
+  const shutdown = (running: Keyhole, signal: NodeJS.Signals) => {
+    logger.info('shutting down', { signal, graceMs: config.server.shutdownGraceMs });
+    const force = setTimeout(() => {
+      logger.warn('shutdown grace expired: exiting with requests still open');
+      stop(0);
+    }, config.server.shutdownGraceMs + FORCE_EXIT_MARGIN_MS);
+    running.close().then(
+      () => {
+        clearTimeout(force);
+        logger.info('stopped');
+        stop(0);
+      },
+      (err: unknown) => {
+        clearTimeout(force);
+        logger.error('shutdown failed', { error: err });
+        stop(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (requested) {
+      logger.warn('second signal: exiting without waiting for the drain', { signal });
+      stop(1);
+      return;
+    }
+    requested = signal;
+    // A signal during start-up is honoured once the listener is up (below).
+    if (keyhole) shutdown(keyhole, signal);
+  };
+  // Installed before anything is printed: whoever waits for the URL line may signal at once.
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    keyhole = await createKeyhole(config, { logger });
+    const url = await keyhole.listen();
+    logger.info('serving', {
+      app: config.server.app,
+      dataDir: config.server.dataDir,
+      dev: config.server.dev,
+    });
+    if (requested) shutdown(keyhole, requested);
+    else {
+      io.stdout(`Keyhole MCP server listening on ${url.href}\n`);
+      if (config.server.dev) io.stdout(devBanner(config, url));
+    }
+    return await stopped;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+function devBanner(config: KeyholeConfig, url: URL): string {
+  const lines = [
+    '',
+    'Development mode',
+    `  app        ${config.server.app}`,
+    `  data dir   ${config.server.dataDir}`,
+    `  health     ${new URL('/health/live', url).href}`,
+    `  legacy SSE ${new URL(config.http.legacySsePath, url).href} (2024-11-05 clients)`,
+    '  auth       none: every request is served without authorization',
+    `  try        npx @modelcontextprotocol/inspector, transport "Streamable HTTP", URL ${url.href}`,
+    '',
+  ];
+  return `${lines.join('\n')}\n`;
+}

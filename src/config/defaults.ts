@@ -1,0 +1,113 @@
+// Every default of Keyhole's configuration, in one place, each with what it means and why it has
+// this value. Relative paths here are resolved at load time (dataDir against the working directory).
+
+import { fileURLToPath } from 'node:url';
+import type { KeyholeConfig } from './types.ts';
+
+/** The demo application shipped with Keyhole, served when no `app` is configured. */
+export const DEMO_APP = fileURLToPath(new URL('../../examples/demo/server.ts', import.meta.url));
+
+export const DEFAULTS: KeyholeConfig = {
+  server: {
+    /**
+     * Interface to bind. MCP 2026-07-28 streamable-http "Security & Endpoint": when running locally,
+     * servers SHOULD bind only to localhost (127.0.0.1) rather than all interfaces (0.0.0.0).
+     */
+    host: '127.0.0.1',
+    /** TCP port; 0 picks a free ephemeral port (the URL printed at start-up shows which). */
+    port: 3000,
+    /**
+     * The base URL clients use to reach this server when it sits behind a proxy or TLS terminator
+     * (e.g. `https://mcp.example.com`). The MCP endpoint URL is this plus `http.mcpPath`; it is also
+     * the RFC 9728 resource identifier once authorization is on, and its host is always an allowed
+     * Host (DNS-rebinding protection). Unset: derived from the bound address.
+     */
+    publicUrl: undefined,
+    /** Where Keyhole keeps its state (keys, databases of later features); created with mode 0700. */
+    dataDir: '.keyhole',
+    /** Module exporting `createServer(): McpServer | Promise<McpServer>`: the MCP server to serve. */
+    app: DEMO_APP,
+    /**
+     * On SIGTERM/SIGINT, how long in-flight requests and open streams get to finish before the
+     * process exits anyway.
+     */
+    shutdownGraceMs: 10_000,
+    /**
+     * Development mode (`keyhole serve --dev`, used by `npm start`): prints a start-up banner with the
+     * URLs to try. Never enable it in production.
+     */
+    dev: false,
+  },
+  http: {
+    /**
+     * The single MCP endpoint (MCP 2026-07-28 streamable-http; 2025-03-26..2025-11-25 transports
+     * "Streamable HTTP": "a single HTTP endpoint path").
+     */
+    mcpPath: '/mcp',
+    /**
+     * GET endpoint of the deprecated 2024-11-05 HTTP+SSE transport, hosted beside the MCP endpoint
+     * (MCP 2026-07-28 streamable-http "Backward Compatibility" / "HTTP+SSE Transport (2024-11-05)").
+     */
+    legacySsePath: '/sse',
+    /** POST endpoint of the 2024-11-05 HTTP+SSE transport, announced in the `endpoint` event. */
+    legacyMessagesPath: '/messages',
+    /**
+     * Browser origins allowed to call the server (`https://app.example.com`). MCP 2026-07-28
+     * streamable-http "Security & Endpoint": servers MUST validate Origin and answer 403 to an invalid
+     * one. The server's own origin (bound address and publicUrl) is always allowed; requests without
+     * an Origin header (non-browser clients) are not affected.
+     */
+    allowedOrigins: [],
+    /**
+     * Extra values accepted in the Host header (`name` or `name:port`). The bound address, loopback
+     * names when bound to loopback, and the publicUrl host are always accepted; other Host values are
+     * rejected: DNS-rebinding protection (MCP 2026-07-28 streamable-http "Security & Endpoint").
+     */
+    allowedHosts: [],
+    /** Largest accepted request body; bigger ones get 413 (RFC 9110 §15.5.14). 4 MiB. */
+    maxBodyBytes: 4 * 1024 * 1024,
+    /** Time a client has to send the request headers (Node `server.headersTimeout`; slow-loris guard). */
+    headersTimeoutMs: 15_000,
+    /**
+     * Time a client has to send a whole request, body included (Node `server.requestTimeout`). Does
+     * not limit how long a response stream stays open. Must be >= headersTimeoutMs.
+     */
+    requestTimeoutMs: 30_000,
+    /** How long an idle keep-alive connection stays open (Node `server.keepAliveTimeout`). */
+    keepAliveTimeoutMs: 5_000,
+    /**
+     * Interval of SSE comment lines (`:`) on open streams, so intermediaries and client idle timeouts
+     * do not cut quiet streams (MCP 2026-07-28 streamable-http "Receiving Messages", keep-alive note).
+     */
+    sseKeepAliveMs: 25_000,
+    /**
+     * The `retry:` field sent with the priming event of 2025-11-25 streams, telling clients how soon to
+     * reconnect after the server closes a stream (MCP 2025-11-25 transports "Sending Messages to the
+     * Server": the server SHOULD send an event with a retry field before closing).
+     */
+    sseRetryMs: 1_000,
+  },
+  sessions: {
+    /**
+     * A legacy (2025-xx / 2024-11-05) session without traffic for this long is ended; its id then gets
+     * 404 (MCP 2025-11-25 transports "Session Management": the server MAY terminate a session at any
+     * time). 30 minutes.
+     */
+    idleTimeoutMs: 30 * 60_000,
+    /** Most concurrent legacy sessions; an `initialize` beyond it is refused (503) instead of exhausting memory. */
+    max: 10_000,
+  },
+  log: {
+    /** Minimum level of the JSON log lines written to stderr: debug, info, warn or error. */
+    level: 'info',
+  },
+  protocol: {
+    /**
+     * HMAC-SHA256 key sealing MRTR `requestState` (MCP 2026-07-28 basic/patterns/mrtr "Server
+     * Requirements": servers MUST protect its integrity). At least 32 bytes (RFC 2104 §3). Read from
+     * the environment only, never from a file or flag. Unset: a random key per process, so a state
+     * issued by one replica fails on another: set it when several processes share traffic.
+     */
+    stateSecret: undefined,
+  },
+};

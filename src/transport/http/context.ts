@@ -1,0 +1,23 @@
+// What every HTTP handler shares: the engine, the resolved options, and the transport's state.
+
+import type { Logger } from '../../observability/logger.ts';
+import type { Engine } from '../../protocol/engine.ts';
+import type { EventStore } from './event-store.ts';
+import type { HttpOptions } from './options.ts';
+import type { SessionRegistry } from './sessions.ts';
+import type { KeepAlive } from './sse.ts';
+
+export interface HttpContext {
+  readonly engine: Engine;
+  readonly options: HttpOptions;
+  readonly logger: Logger;
+  readonly sessions: SessionRegistry;
+  readonly events: EventStore;
+  readonly keepAlive: KeepAlive;
+  /** Path prefix of the public URL ('' or '/prefix'), for URLs handed to clients. */
+  readonly basePath: string;
+  /** Counts a request in flight, so close() can wait for it. */
+  begin(): void;
+  /** Ends what begin() counted. */
+  done(): void;
+}

@@ -1,0 +1,302 @@
+// Configuration: precedence (defaults < file < environment < flags), validation that names the bad
+// key for every option and every source, unknown keys, secrets and path resolution.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { DEFAULTS } from '../../src/config/defaults.ts';
+import { ConfigError, type ConfigSources, describeConfig, loadConfig } from '../../src/config/load.ts';
+import { OPTIONS } from '../../src/config/options.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'keyhole-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+function file(content: unknown): string {
+  const path = join(dir, `config-${++files}.json`);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+function load(sources: ConfigSources) {
+  return loadConfig({ env: {}, cwd: dir, ...sources });
+}
+
+function issues(sources: ConfigSources): readonly string[] {
+  try {
+    load(sources);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.issues;
+  }
+  assert.fail('expected the configuration to be rejected');
+}
+
+const SECRET = 'x'.repeat(40);
+
+describe('defaults', () => {
+  test('with no sources the configuration is the documented defaults', () => {
+    const config = load({});
+    assert.deepEqual(config, {
+      ...DEFAULTS,
+      server: { ...DEFAULTS.server, dataDir: join(dir, '.keyhole') },
+    });
+    assert.equal(config.server.host, '127.0.0.1');
+    assert.equal(config.server.port, 3000);
+    assert.equal(config.protocol.stateSecret, undefined);
+  });
+
+  test('every option has an environment variable and a default', () => {
+    const envs = new Set<string>();
+    for (const o of OPTIONS) {
+      assert.match(o.env, /^KEYHOLE_[A-Z_]+$/);
+      assert.ok(!envs.has(o.env), `${o.env} is used twice`);
+      envs.add(o.env);
+      const [section, field] = o.key.split('.') as [string, string];
+      const defaults = DEFAULTS as unknown as Record<string, Record<string, unknown>>;
+      assert.ok(field in defaults[section]!, `${o.key} has no default`);
+    }
+  });
+});
+
+describe('precedence: defaults < config file < environment < flags', () => {
+  const path = file({ server: { port: 4001, host: '0.0.0.0' }, log: { level: 'warn' } });
+
+  test('the file overrides the defaults', () => {
+    const c = load({ flags: { config: path } });
+    assert.equal(c.server.port, 4001);
+    assert.equal(c.server.host, '0.0.0.0');
+    assert.equal(c.log.level, 'warn');
+  });
+
+  test('the environment overrides the file', () => {
+    const c = load({ flags: { config: path }, env: { KEYHOLE_PORT: '4002' } });
+    assert.equal(c.server.port, 4002);
+    assert.equal(c.server.host, '0.0.0.0');
+  });
+
+  test('flags override the environment', () => {
+    const c = load({
+      flags: { config: path, port: '4003', 'log-level': 'debug' },
+      env: { KEYHOLE_PORT: '4002', KEYHOLE_LOG_LEVEL: 'error' },
+    });
+    assert.equal(c.server.port, 4003);
+    assert.equal(c.log.level, 'debug');
+    assert.equal(c.server.host, '0.0.0.0');
+  });
+
+  test('KEYHOLE_CONFIG names the file when --config is absent; --config wins', () => {
+    const other = file({ server: { port: 4100 } });
+    assert.equal(load({ env: { KEYHOLE_CONFIG: path } }).server.port, 4001);
+    assert.equal(load({ env: { KEYHOLE_CONFIG: path }, flags: { config: other } }).server.port, 4100);
+  });
+
+  test('an empty environment variable counts as unset', () => {
+    const c = load({ flags: { config: path }, env: { KEYHOLE_PORT: '', KEYHOLE_PUBLIC_URL: '' } });
+    assert.equal(c.server.port, 4001);
+    assert.equal(c.server.publicUrl, undefined);
+  });
+
+  test('the --dev flag and KEYHOLE_DEV', () => {
+    assert.equal(load({ flags: { dev: true } }).server.dev, true);
+    assert.equal(load({ env: { KEYHOLE_DEV: '1' } }).server.dev, true);
+    assert.equal(load({ env: { KEYHOLE_DEV: 'false' } }).server.dev, false);
+  });
+});
+
+describe('values', () => {
+  test('lists come from comma-separated text or JSON arrays, normalized', () => {
+    const c = load({
+      env: { KEYHOLE_ALLOWED_ORIGINS: 'https://App.Example.com, http://localhost:5173,' },
+      flags: {
+        config: file({ http: { allowedHosts: ['MCP.example.com', 'mcp.example.com:8443', '[::1]:3000'] } }),
+      },
+    });
+    assert.deepEqual(c.http.allowedOrigins, ['https://app.example.com', 'http://localhost:5173']);
+    assert.deepEqual(c.http.allowedHosts, ['mcp.example.com', 'mcp.example.com:8443', '[::1]:3000']);
+  });
+
+  test('publicUrl loses its trailing slash; paths are kept as given', () => {
+    const c = load({ env: { KEYHOLE_PUBLIC_URL: 'https://mcp.example.com/', KEYHOLE_MCP_PATH: '/api/mcp' } });
+    assert.equal(c.server.publicUrl, 'https://mcp.example.com');
+    assert.equal(c.http.mcpPath, '/api/mcp');
+  });
+
+  test('relative paths: from the file, against its directory; from flags and env, against the cwd', () => {
+    const sub = join(dir, 'sub');
+    const path = file({ server: { dataDir: 'state', app: './app.ts' } });
+    const fromFile = load({ flags: { config: path }, cwd: sub });
+    assert.equal(fromFile.server.dataDir, join(dir, 'state'));
+    assert.equal(fromFile.server.app, join(dir, 'app.ts'));
+    const fromFlag = load({
+      flags: { config: path, 'data-dir': 'mine' },
+      env: { KEYHOLE_APP: 'a.ts' },
+      cwd: sub,
+    });
+    assert.equal(fromFlag.server.dataDir, join(sub, 'mine'));
+    assert.equal(fromFlag.server.app, join(sub, 'a.ts'));
+  });
+
+  test('the state secret comes from the environment and is never shown', () => {
+    const c = load({ env: { KEYHOLE_STATE_SECRET: SECRET } });
+    assert.equal(c.protocol.stateSecret, SECRET);
+    assert.ok(!JSON.stringify(describeConfig(c)).includes(SECRET));
+  });
+});
+
+/** An invalid value of every option: as text (environment, flag) and as JSON (config file). */
+const BAD: Record<string, { text?: string; json: unknown }> = {
+  'server.host': { text: 'not a host!', json: 42 },
+  'server.port': { text: 'abc', json: 70000 },
+  'server.publicUrl': { text: 'ftp://example.com', json: 'https://example.com/?q=1' },
+  // Any non-empty text is a path; only the file can hold a non-path.
+  'server.dataDir': { json: 7 },
+  'server.app': { json: ['a.ts'] },
+  'server.shutdownGraceMs': { text: '-1', json: 1.5 },
+  'server.dev': { text: 'maybe', json: 'yes' },
+  'http.mcpPath': { text: 'mcp', json: '/mcp?x=1' },
+  'http.legacySsePath': { text: 'sse', json: '' },
+  'http.legacyMessagesPath': { text: '/a b', json: null },
+  'http.allowedOrigins': {
+    text: 'https://ok.example.com,https://bad.example.com/path',
+    json: 'https://a.example',
+  },
+  'http.allowedHosts': { text: 'ok.example.com,bad host', json: [1] },
+  'http.maxBodyBytes': { text: '10', json: '4096' },
+  'http.headersTimeoutMs': { text: '0', json: 0 },
+  'http.requestTimeoutMs': { text: '1e3', json: -5 },
+  'http.keepAliveTimeoutMs': { text: ' ', json: true },
+  'http.sseKeepAliveMs': { text: '10', json: 999 },
+  'http.sseRetryMs': { text: 'soon', json: 0 },
+  'sessions.idleTimeoutMs': { text: '1', json: 0 },
+  'sessions.max': { text: '0', json: 0 },
+  'log.level': { text: 'verbose', json: 'trace' },
+  'protocol.stateSecret': { text: 'too short', json: SECRET },
+};
+
+describe('every validation error names its key', () => {
+  test('the table covers every option', () => {
+    assert.deepEqual(Object.keys(BAD).sort(), OPTIONS.map((o) => o.key).sort());
+  });
+
+  for (const o of OPTIONS) {
+    const bad = BAD[o.key]!;
+    if (bad.text !== undefined) {
+      test(`${o.env}`, () => {
+        const found = issues({ env: { [o.env]: bad.text } });
+        assert.equal(found.length, 1, found.join('\n'));
+        assert.ok(found[0]!.startsWith(`${o.env}: `), found[0]);
+        if (o.secret) assert.ok(!found[0]!.includes(bad.text!), 'the secret must not be echoed');
+        else assert.ok(found[0]!.includes(`got ${JSON.stringify(bad.text)}`), found[0]);
+      });
+    }
+    if (o.flag !== undefined && bad.text !== undefined && o.flag !== 'dev') {
+      test(`--${o.flag}`, () => {
+        const found = issues({ flags: { [o.flag!]: bad.text } });
+        assert.equal(found.length, 1, found.join('\n'));
+        assert.ok(found[0]!.startsWith(`--${o.flag}: `), found[0]);
+      });
+    }
+    test(`config file ${o.key}`, () => {
+      const [section, field] = o.key.split('.') as [string, string];
+      const found = issues({ flags: { config: file({ [section]: { [field]: bad.json } }) } });
+      assert.equal(found.length, 1, found.join('\n'));
+      assert.ok(found[0]!.startsWith(`config file ${o.key}: `), found[0]);
+      if (o.secret) {
+        assert.match(found[0]!, /environment only \(set KEYHOLE_STATE_SECRET\)/);
+        assert.ok(!found[0]!.includes(SECRET), 'the secret must not be echoed');
+      }
+    });
+  }
+
+  test('the message says what is expected and what was given', () => {
+    assert.deepEqual(issues({ env: { KEYHOLE_PORT: 'abc' } }), [
+      'KEYHOLE_PORT: must be an integer 0-65535, got "abc"',
+    ]);
+    assert.deepEqual(issues({ flags: { config: file({ server: { port: 'abc' } }) } }), [
+      'config file server.port: must be an integer 0-65535, got "abc"',
+    ]);
+  });
+
+  test('all problems are reported at once, from every source', () => {
+    const found = issues({
+      flags: { config: file({ log: { level: 'loud' } }), host: '' },
+      env: { KEYHOLE_MAX_SESSIONS: 'many' },
+    });
+    assert.deepEqual(
+      found.map((i) => i.split(':')[0]),
+      ['config file log.level', 'KEYHOLE_MAX_SESSIONS', '--host'],
+    );
+  });
+
+  test('headersTimeoutMs may not exceed requestTimeoutMs (named by its source)', () => {
+    const [issue] = issues({
+      env: { KEYHOLE_HEADERS_TIMEOUT_MS: '60000', KEYHOLE_REQUEST_TIMEOUT_MS: '30000' },
+    });
+    assert.match(issue!, /^KEYHOLE_HEADERS_TIMEOUT_MS: must not exceed http\.requestTimeoutMs/);
+  });
+
+  test('the MCP and legacy paths must differ', () => {
+    const [issue] = issues({ flags: { config: file({ http: { legacySsePath: '/mcp' } }) } });
+    assert.match(issue!, /^config file http\.legacySsePath: must differ from http\.mcpPath/);
+  });
+});
+
+describe('the config file', () => {
+  test('unknown keys are errors, with a suggestion when one is close', () => {
+    const found = issues({
+      flags: { config: file({ server: { prot: 1, port: 1 }, htp: {}, storage: { url: 'x' } }) },
+    });
+    assert.deepEqual(found, [
+      'config file server.prot: unknown key (did you mean server.port?)',
+      'config file htp: unknown key (did you mean http?)',
+      'config file storage: unknown key',
+    ]);
+  });
+
+  test('a section must be an object; the document must be an object', () => {
+    assert.deepEqual(issues({ flags: { config: file({ server: 3 }) } }), [
+      'config file server: must be an object',
+    ]);
+    const path = file([1, 2]);
+    assert.deepEqual(issues({ flags: { config: path } }), [
+      `config file ${path}: must contain a JSON object`,
+    ]);
+  });
+
+  test('"$schema" is allowed (editor support)', () => {
+    assert.equal(
+      load({ flags: { config: file({ $schema: './schema.json', server: { port: 1 } }) } }).server.port,
+      1,
+    );
+  });
+
+  test('invalid JSON and a missing file name the source', () => {
+    const path = file('{"server": ');
+    assert.match(issues({ flags: { config: path } })[0]!, new RegExp(`^config file ${path}: invalid JSON`));
+    assert.match(
+      issues({ flags: { config: join(dir, 'nope.json') } })[0]!,
+      /^--config: cannot read .*ENOENT/,
+    );
+    assert.match(
+      issues({ env: { KEYHOLE_CONFIG: join(dir, 'nope.json') } })[0]!,
+      /^KEYHOLE_CONFIG: cannot read/,
+    );
+  });
+});
+
+describe('the environment', () => {
+  test('an unknown KEYHOLE_* variable is a warning, with a suggestion', () => {
+    const warnings: string[] = [];
+    loadConfig(
+      { env: { KEYHOLE_PROT: '1', KEYHOLE_ZZZZZZZZZZ: '1', OTHER: 'x' }, cwd: dir },
+      { onWarning: (w) => warnings.push(w) },
+    );
+    assert.deepEqual(warnings, [
+      'KEYHOLE_PROT: unknown Keyhole setting, ignored (did you mean KEYHOLE_PORT?)',
+      'KEYHOLE_ZZZZZZZZZZ: unknown Keyhole setting, ignored',
+    ]);
+  });
+});
