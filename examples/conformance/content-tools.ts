@@ -98,8 +98,10 @@ export function registerContentTools(server: McpServer): void {
 
   server.tool({
     name: 'test_reconnection',
-    description: 'Completes normally; a transport may close its SSE stream early and resume it (SEP-1699)',
+    description: 'Closes its SSE stream mid-call so the client reconnects and resumes it (SEP-1699 polling)',
     handler: async (_args, ctx) => {
+      // 2025-11-25 sessions: the connection drops here and the result arrives on the resumed stream.
+      ctx.closeStream();
       await sleep(STEP_DELAY_MS, undefined, { signal: ctx.signal });
       return 'Reconnection test completed successfully.';
     },

@@ -110,4 +110,51 @@ export const DEFAULTS: KeyholeConfig = {
      */
     stateSecret: undefined,
   },
+  auth: {
+    /**
+     * 'oauth': every MCP endpoint requires a bearer access token from the built-in authorization server
+     * (MCP 2026-07-28 basic/authorization). 'none' turns authentication off and is refused unless the
+     * server is bound to loopback.
+     */
+    mode: 'oauth',
+    /** Issuer identifier (RFC 8414 §2: https URL, no query or fragment). Unset: the public base URL. */
+    issuer: undefined,
+    /** Access-token lifetime (RFC 9068 `exp`): 1 hour. */
+    accessTokenTtlSec: 3600,
+    /** Absolute lifetime of a refresh-token family (a grant): 30 days. Rotation does not extend it. */
+    refreshTokenTtlSec: 30 * 24 * 3600,
+    /** Authorization-code lifetime (RFC 6749 §4.1.2: short, 10 minutes at most recommended): 60 s. */
+    codeTtlSec: 60,
+    /** JWS algorithm of access tokens (RFC 9068 §2.1; RFC 7518). HS256 needs `KEYHOLE_HS256_SECRET`. */
+    signingAlg: 'ES256',
+    /** HS256 shared secret, at least 32 bytes (RFC 7518 §3.2). Environment only. */
+    hs256Secret: undefined,
+    /** Encrypts signing keys at rest (AES-256-GCM). Environment only; unset: `keys.secret` in the data dir (0600). */
+    keySecret: undefined,
+    /** After `keyhole keys rotate`, how long the old key still verifies: 1 day (>= access-token lifetime). */
+    keyRotationOverlapSec: 24 * 3600,
+    /** Accept PKCE `plain` (RFC 7636 §4.2). OAuth 2.1 §4.1.1 and RFC 9700 §2.1.1: S256 only by default. */
+    allowPlainPkce: false,
+    /** RFC 7591 dynamic registration (deprecated by MCP 2026-07-28 but used by most clients). */
+    dynamicRegistration: true,
+    /** Client ID Metadata Documents (MCP 2026-07-28 basic/authorization/client-registration). */
+    clientIdMetadataDocuments: true,
+    /**
+     * Grace window in which a just-rotated refresh token may be presented again (concurrent refreshes)
+     * without counting as reuse. 0 = off: any reuse revokes the grant (RFC 9700 §4.14.2).
+     */
+    refreshGraceSec: 0,
+    /** Scopes advertised in `scopes_supported` besides those the app's tools declare. */
+    scopes: [],
+    /** How long a login to the authorization server's pages lasts (browser session cookie): 8 hours. */
+    loginSessionTtlSec: 8 * 3600,
+    /** Rate limit on /token, /register, /authorize and login: requests per minute per IP and per client. */
+    rateLimitPerMinute: 60,
+    /** `Secure` cookies; unset: on when the public URL is https. */
+    secureCookies: undefined,
+  },
+  storage: {
+    /** SQLite database file (node:sqlite). Unset: `keyhole.db` in the data dir. */
+    sqlitePath: undefined,
+  },
 };

@@ -203,3 +203,15 @@ export function secret(minBytes: number): Parser<string> {
 }
 
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ). */
+export function scopeToken(): Parser<string> {
+  return {
+    describe: 'a scope token (RFC 6749 §3.3)',
+    parse(raw) {
+      return typeof raw === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(raw)
+        ? ok(raw)
+        : bad('a scope token');
+    },
+  };
+}

@@ -46,10 +46,44 @@ export interface ProtocolConfig {
   stateSecret: string | undefined;
 }
 
+export interface AuthConfig {
+  /** 'oauth': the built-in authorization server guards every MCP endpoint; 'none': no authentication (loopback only). */
+  mode: 'oauth' | 'none';
+  /** Issuer identifier (RFC 8414 §2); undefined = the public base URL. */
+  issuer: string | undefined;
+  accessTokenTtlSec: number;
+  refreshTokenTtlSec: number;
+  codeTtlSec: number;
+  signingAlg: 'ES256' | 'RS256' | 'HS256';
+  /** HS256 shared secret; environment only, never logged. */
+  hs256Secret: string | undefined;
+  /** Key-encryption secret for signing keys at rest; environment only. Unset: a key file in the data dir. */
+  keySecret: string | undefined;
+  keyRotationOverlapSec: number;
+  allowPlainPkce: boolean;
+  dynamicRegistration: boolean;
+  clientIdMetadataDocuments: boolean;
+  refreshGraceSec: number;
+  /** Extra scopes advertised in scopes_supported besides the ones tools declare. */
+  scopes: string[];
+  loginSessionTtlSec: number;
+  /** Requests per minute, per IP and per client, on /token, /register, /authorize and login. */
+  rateLimitPerMinute: number;
+  /** Browser-session and CSRF cookies get `Secure` (automatic when the public URL is https). */
+  secureCookies: boolean | undefined;
+}
+
+export interface StorageConfig {
+  /** SQLite database file; undefined = `keyhole.db` in the data dir. `:memory:` keeps nothing. */
+  sqlitePath: string | undefined;
+}
+
 export interface KeyholeConfig {
   server: ServerConfig;
   http: HttpConfig;
   sessions: SessionsConfig;
   log: LogConfig;
   protocol: ProtocolConfig;
+  auth: AuthConfig;
+  storage: StorageConfig;
 }

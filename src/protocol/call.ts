@@ -81,6 +81,10 @@ export class Call implements HandlerContext {
     this.outbound.send({ jsonrpc: '2.0', method: 'notifications/progress', params });
   }
 
+  closeStream(): boolean {
+    return this.outbound.closeConnection?.() ?? false;
+  }
+
   log(level: LoggingLevel, data: unknown, logger?: string): void {
     // MCP 2026-07-28 server/utilities/logging: no notifications/message for requests without logLevel.
     if (this.logThreshold === undefined || this.signal.aborted) return;

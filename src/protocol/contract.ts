@@ -22,6 +22,12 @@ export interface Outbound {
   send(message: JsonRpcNotification | JsonRpcRequest): boolean;
   /** True where server-to-client requests may travel (legacy SSE streams and stdio, never modern HTTP). */
   readonly canRequest: boolean;
+  /**
+   * Closes the connection under this stream without ending the stream, so the client reconnects and
+   * resumes with Last-Event-ID (MCP 2025-11-25 transports, SSE polling). Absent or false where the
+   * transport cannot (modern HTTP, stdio, revisions before 2025-11-25).
+   */
+  closeConnection?(): boolean;
 }
 
 /** What a transport hands the engine with each client message. */

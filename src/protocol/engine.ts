@@ -67,8 +67,6 @@ const LEGACY_ONLY: Record<string, Method> = {
   'resources/unsubscribe': unsubscribe,
 };
 
-const NEVER_ABORTED = new AbortController().signal;
-
 export class Engine {
   readonly server: McpServer;
   readonly #env: MethodEnv;
@@ -136,10 +134,9 @@ export class Engine {
       };
     }
     const key = this.#cancelKey(dispatch);
-    let controller: AbortController | undefined;
+    let onAbort: (() => void) | undefined;
     if (key) {
-      controller = new AbortController();
-      const ctl = controller;
+      const ctl = new AbortController();
       let map = this.#inflight.get(key);
       if (!map) {
         map = new Map();
@@ -147,8 +144,9 @@ export class Engine {
       }
       map.set(request.id, ctl);
       if (dispatch.signal.aborted) ctl.abort(dispatch.signal.reason);
-      else if (dispatch.signal !== NEVER_ABORTED) {
-        dispatch.signal.addEventListener('abort', () => ctl.abort(dispatch.signal.reason), { once: true });
+      else {
+        onAbort = () => ctl.abort(dispatch.signal.reason);
+        dispatch.signal.addEventListener('abort', onAbort, { once: true });
       }
       call.signal = ctl.signal;
     }
@@ -171,6 +169,8 @@ export class Engine {
       return call.signal.aborted && key ? { ...reply, cancelled: true } : reply;
     } finally {
       if (key) this.#inflight.get(key)?.delete(request.id);
+      // A transport may reuse one long-lived signal (stdio): do not let listeners pile up on it.
+      if (onAbort) dispatch.signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -29,6 +29,12 @@ export interface HandlerContext {
 
   /** Sends notifications/progress when the client asked for it (a `progressToken`); otherwise does nothing. */
   progress(progress: number, total?: number, message?: string): void;
+  /**
+   * Closes the connection of this request's SSE stream while the handler keeps running; the client
+   * reconnects and resumes (MCP 2025-11-25 transports: servers MAY close a stream to make clients poll).
+   * Returns false where the transport cannot (modern requests, stdio, older revisions).
+   */
+  closeStream(): boolean;
   /** Sends notifications/message if the client's log level admits `level`; otherwise does nothing. */
   log(level: LoggingLevel, data: unknown, logger?: string): void;
 

@@ -51,7 +51,7 @@ describe('defaults', () => {
   test('every option has an environment variable and a default', () => {
     const envs = new Set<string>();
     for (const o of OPTIONS) {
-      assert.match(o.env, /^KEYHOLE_[A-Z_]+$/);
+      assert.match(o.env, /^KEYHOLE_[A-Z0-9_]+$/);
       assert.ok(!envs.has(o.env), `${o.env} is used twice`);
       envs.add(o.env);
       const [section, field] = o.key.split('.') as [string, string];
@@ -174,6 +174,24 @@ const BAD: Record<string, { text?: string; json: unknown }> = {
   'sessions.max': { text: '0', json: 0 },
   'log.level': { text: 'verbose', json: 'trace' },
   'protocol.stateSecret': { text: 'too short', json: SECRET },
+  'auth.mode': { text: 'basic', json: false },
+  'auth.issuer': { text: 'issuer', json: 'https://a.example/#frag' },
+  'auth.accessTokenTtlSec': { text: '5', json: 86401 },
+  'auth.refreshTokenTtlSec': { text: 'week', json: 1 },
+  'auth.codeTtlSec': { text: '601', json: 0 },
+  'auth.signingAlg': { text: 'none', json: 'EdDSA' },
+  'auth.hs256Secret': { text: 'too short', json: SECRET },
+  'auth.keySecret': { text: 'too short', json: SECRET },
+  'auth.keyRotationOverlapSec': { text: '-1', json: 'a day' },
+  'auth.allowPlainPkce': { text: 'sometimes', json: 1 },
+  'auth.dynamicRegistration': { text: 'on?', json: 'true' },
+  'auth.clientIdMetadataDocuments': { text: 'x', json: null },
+  'auth.refreshGraceSec': { text: '61', json: -1 },
+  'auth.scopes': { text: 'read,bad"scope', json: [1] },
+  'auth.loginSessionTtlSec': { text: '1', json: 59 },
+  'auth.rateLimitPerMinute': { text: '0', json: 0 },
+  'auth.secureCookies': { text: 'maybe', json: 'no' },
+  'storage.sqlitePath': { json: 3 },
 };
 
 describe('every validation error names its key', () => {
@@ -205,7 +223,7 @@ describe('every validation error names its key', () => {
       assert.equal(found.length, 1, found.join('\n'));
       assert.ok(found[0]!.startsWith(`config file ${o.key}: `), found[0]);
       if (o.secret) {
-        assert.match(found[0]!, /environment only \(set KEYHOLE_STATE_SECRET\)/);
+        assert.ok(found[0]!.includes(`environment only (set ${o.env})`), found[0]);
         assert.ok(!found[0]!.includes(SECRET), 'the secret must not be echoed');
       }
     });
@@ -247,12 +265,12 @@ describe('every validation error names its key', () => {
 describe('the config file', () => {
   test('unknown keys are errors, with a suggestion when one is close', () => {
     const found = issues({
-      flags: { config: file({ server: { prot: 1, port: 1 }, htp: {}, storage: { url: 'x' } }) },
+      flags: { config: file({ server: { prot: 1, port: 1 }, htp: {}, database: { url: 'x' } }) },
     });
     assert.deepEqual(found, [
       'config file server.prot: unknown key (did you mean server.port?)',
       'config file htp: unknown key (did you mean http?)',
-      'config file storage: unknown key',
+      'config file database: unknown key',
     ]);
   });
 

@@ -139,12 +139,19 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
     if (draining) {
       // Without `Connection: close`: Node then reads the rest of the request and the connection is
       // closed once idle, so the client gets this answer rather than a reset.
-      sendRpcError(res, 503, null, TransportError.BadRequest, 'Service Unavailable: the server is shutting down');
+      sendRpcError(
+        res,
+        503,
+        null,
+        TransportError.BadRequest,
+        'Service Unavailable: the server is shutting down',
+      );
       return;
     }
     const headers = req.headers;
     if (!policy?.hostAllowed(headers.host)) {
       // DNS rebinding: a foreign name that resolves to us (security best practices "Local MCP server").
+      logger.debug('http rejected Host', { host: headers.host });
       sendRpcError(res, 403, null, TransportError.BadRequest, 'Forbidden: invalid Host header');
       return;
     }
@@ -152,6 +159,7 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
     if (origin !== undefined) {
       // MCP streamable-http "Security & Endpoint" 1: an invalid Origin gets 403, error without id.
       if (!policy.originAllowed(origin)) {
+        logger.debug('http rejected Origin', { origin });
         sendRpcError(res, 403, null, TransportError.BadRequest, 'Forbidden: invalid Origin header');
         return;
       }
@@ -250,7 +258,10 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests and header timeouts: a bare 400/408 as Node would send, without a stack trace.
-    if (!socket.writable) return;
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
     const status =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     socket.end(

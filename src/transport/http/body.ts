@@ -69,6 +69,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
 
 /** MCP streamable-http "Sending Messages": the body is JSON (RFC 8259 media type, parameters allowed). */
 export function isJsonContentType(value: string | undefined): boolean {
+  if (value === 'application/json') return true;
   if (value === undefined || value.length < 16) return false;
   if (value.slice(0, 16).toLowerCase() !== 'application/json') return false;
   if (value.length === 16) return true;

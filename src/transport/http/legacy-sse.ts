@@ -144,7 +144,7 @@ export async function handleLegacyMessage(
     if (request.method === 'initialize' && 'result' in reply.message && !hs.closed) {
       ctx.engine.attachSession(hs.session);
     }
-    if (!(reply as { cancelled?: boolean }).cancelled) stream.send(reply.message);
+    if (!reply.cancelled) stream.send(reply.message);
   } catch (err) {
     ctx.logger.error('engine.handle failed', { error: err, method: request.method });
   } finally {

@@ -9,122 +9,20 @@ import {
   classify,
   ErrorCode,
   errorResponse,
-  type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../../protocol/jsonrpc.ts';
-import type { LegacySession } from '../../protocol/session.ts';
 import { isLegacyVersion } from '../../protocol/versions.ts';
 import type { HttpContext } from './context.ts';
-import { sendAccepted, sendJson, sendRpcError, TransportError } from './errors.ts';
+import { sendAccepted, sendRpcError, TransportError } from './errors.ts';
 import { parseEventId } from './event-store.ts';
-import type { LegacyStream } from './legacy-stream.ts';
+import { LegacyExchange } from './legacy-exchange.ts';
 import { HttpSession } from './sessions.ts';
-import { isWritable } from './sse.ts';
 
 const NEVER = new AbortController().signal;
 const NO_OUTBOUND: Outbound = Object.freeze({ canRequest: false, send: () => false });
 /** JSON-RPC 2.0 §6 batches (2025-03-26 only): more messages than this in one POST are refused. */
 const MAX_BATCH = 100;
-
-/**
- * One POST of a legacy session: the Dispatch of its request(s) and the Outbound that upgrades the
- * response to a resumable SSE stream on the first server message (progress, logs, server requests).
- */
-export class LegacyExchange implements Dispatch, Outbound {
-  readonly canRequest = true;
-  readonly transport = 'http' as const;
-  readonly principal: Principal | undefined;
-  readonly signal: AbortSignal;
-  readonly #hs: HttpSession;
-  readonly #res: ServerResponse;
-  readonly #abort = new AbortController();
-  #headers: Readonly<Record<string, string>> | undefined;
-  #stream: LegacyStream | undefined;
-
-  constructor(
-    hs: HttpSession,
-    res: ServerResponse,
-    principal: Principal | undefined,
-    headers?: Readonly<Record<string, string>>,
-  ) {
-    this.#hs = hs;
-    this.#res = res;
-    this.principal = principal;
-    this.#headers = headers;
-    // Disconnection is not cancellation in these revisions ("Sending Messages" 6); ending the session is.
-    this.signal = this.#abort.signal;
-    hs.inflight.add(this.#abort);
-  }
-
-  get session(): LegacySession {
-    return this.#hs.session;
-  }
-
-  get outbound(): Outbound {
-    return this;
-  }
-
-  send(message: JsonRpcNotification | JsonRpcRequest): boolean {
-    const stream = this.#stream ?? this.#upgrade();
-    return stream ? stream.send(message) : false;
-  }
-
-  /**
-   * SEP-1699 polling (2025-11-25 "Sending Messages" 6): closes the connection without ending the
-   * stream; the client resumes with Last-Event-ID. False where the session's revision has no polling.
-   */
-  closeConnection(): boolean {
-    if (!this.#hs.primes) return false;
-    const stream = this.#stream ?? this.#upgrade();
-    if (!stream) return false;
-    stream.disconnect();
-    return true;
-  }
-
-  /** Delivers one response: a stream event, or collected for the JSON body. */
-  deliver(reply: Reply & { cancelled?: boolean }): JsonRpcResponse | undefined {
-    if (this.#stream) {
-      // Cancellation: no response for a cancelled request (basic/utilities/cancellation).
-      if (!reply.cancelled) this.#stream.emit(JSON.stringify(reply.message));
-      return undefined;
-    }
-    return reply.message;
-  }
-
-  /** A failed initialize hands out no session id (if the headers are still unsent). */
-  dropHeaders(): void {
-    this.#headers = undefined;
-  }
-
-  /** The engine failed unexpectedly: 500 (or the end of the stream). */
-  fail(id: JsonRpcRequest['id'] | null): void {
-    this.#hs.inflight.delete(this.#abort);
-    if (this.#stream) this.#stream.finish();
-    else sendRpcError(this.#res, 500, id, ErrorCode.InternalError, 'Internal error');
-  }
-
-  /** All responses are out: end the stream, or answer with `json` in one write. */
-  end(status: number, json: string | undefined): void {
-    this.#hs.inflight.delete(this.#abort);
-    if (this.#stream) {
-      this.#stream.finish();
-      return;
-    }
-    if (!isWritable(this.#res)) return;
-    if (json === undefined) sendAccepted(this.#res);
-    else sendJson(this.#res, status, json, this.#headers);
-  }
-
-  #upgrade(): LegacyStream | undefined {
-    const res = this.#res;
-    if (res.headersSent || !isWritable(res) || this.#hs.closed) return undefined;
-    const stream = this.#hs.newStream();
-    stream.open(res, this.#headers);
-    this.#stream = stream;
-    return stream;
-  }
-}
 
 /** "Protocol Version Header": absent means 2025-03-26; anything else must be a revision we serve. */
 export function legacyVersionProblem(req: IncomingMessage): string | undefined {
@@ -441,15 +339,4 @@ function findSession(
   const hs = ctx.sessions.find(sid, 'streamable', principal);
   if (!hs) unknownSession(res, null);
   return hs;
-}
-
-/**
- * SEP-1699 polling from inside a handler (MCP 2025-11-25 transports "Sending Messages" 6): closes the
- * connection of the current request's SSE stream without ending the stream; the client reconnects with
- * Last-Event-ID and receives the rest, the response included. False when the request is not a legacy
- * Streamable HTTP request of a 2025-11-25 session (modern streams are not resumable).
- */
-export function closeSseStream(ctx: object): boolean {
-  const outbound = (ctx as { outbound?: unknown }).outbound;
-  return outbound instanceof LegacyExchange ? outbound.closeConnection() : false;
 }

@@ -34,7 +34,7 @@ export class ModernExchange implements Dispatch, Outbound {
     this.#abort = new AbortController();
     this.signal = this.#abort.signal;
     // "Cancellation": closing the response stream is the cancellation of the request.
-    res.once('close', () => {
+    res.on('close', () => {
       if (!res.writableFinished) this.#abort.abort(new Error('client disconnected'));
       if (this.#streaming) ctx.keepAlive.delete(res);
     });

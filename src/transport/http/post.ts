@@ -15,6 +15,7 @@ import { handleModernNotification, handleModernRequest } from './modern.ts';
 /** "Sending Messages" 2: the client lists both response types it must support. */
 export function acceptsJsonAndSse(accept: string | undefined): boolean {
   if (accept === undefined) return false;
+  if (accept.includes('application/json') && accept.includes('text/event-stream')) return true;
   const a = accept.toLowerCase();
   return a.includes('application/json') && a.includes('text/event-stream');
 }

@@ -48,6 +48,7 @@ function normalizeOrigin(value: string): string | undefined {
 export class SecurityPolicy {
   readonly #hosts = new Set<string>();
   readonly #origins = new Set<string>();
+  readonly #seen = new Set<string>();
 
   constructor(init: SecurityPolicyInit) {
     this.#hosts.add(hostName(init.publicUrl.host));
@@ -73,7 +74,12 @@ export class SecurityPolicy {
    * resolving to our address, while ports legitimately change behind proxies and port mappings.
    */
   hostAllowed(host: string | undefined): boolean {
-    return host !== undefined && this.#hosts.has(hostName(host));
+    if (host === undefined) return false;
+    if (this.#seen.has(host)) return true;
+    if (!this.#hosts.has(hostName(host))) return false;
+    // Remembers the exact header values that passed (bounded), so the usual request skips the parsing.
+    if (this.#seen.size < 64) this.#seen.add(host);
+    return true;
   }
 
   /** MCP streamable-http "Security & Endpoint": an `Origin` that is present must be one we serve. */

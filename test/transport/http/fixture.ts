@@ -3,7 +3,6 @@
 
 import * as z from 'zod';
 import { McpServer } from '../../../src/server/server.ts';
-import { closeSseStream } from '../../../src/transport/http/legacy.ts';
 
 /** Named signals between handlers and tests; a signal sent before anyone waits is kept. */
 export class Probe {
@@ -96,7 +95,7 @@ export function createFixtureServer(): { server: McpServer; probe: Probe } {
     name: 'reconnect',
     input: z.object({ tag: z.string() }),
     handler: async ({ tag }, ctx) => {
-      probe.emit(`reconnect:${tag}:closed`, closeSseStream(ctx));
+      probe.emit(`reconnect:${tag}:closed`, ctx.closeStream());
       await probe.wait(`reconnect:${tag}:go`);
       ctx.progress(1, 1, 'after reconnect');
       return `reconnected ${tag}`;

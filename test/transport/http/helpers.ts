@@ -79,7 +79,11 @@ export interface JsonReply {
 }
 
 /** POST and read a whole (JSON or finite SSE) reply. */
-export async function post(url: URL | string, headers: Record<string, string>, body: string): Promise<JsonReply> {
+export async function post(
+  url: URL | string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<JsonReply> {
   const res = await fetch(url, { method: 'POST', headers, body });
   return reply(res);
 }
@@ -117,7 +121,11 @@ export async function initialize(
       jsonrpc: '2.0',
       id: 0,
       method: 'initialize',
-      params: { protocolVersion: version, capabilities, clientInfo: { name: 'keyhole-http-test', version: '1' } },
+      params: {
+        protocolVersion: version,
+        capabilities,
+        clientInfo: { name: 'keyhole-http-test', version: '1' },
+      },
     }),
   );
   assert.equal(r.status, 200, r.text);
@@ -131,7 +139,11 @@ export async function initialize(
     'mcp-protocol-version': version,
     ...extraHeaders,
   };
-  const ack = await post(url, headers, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+  const ack = await post(
+    url,
+    headers,
+    JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  );
   assert.equal(ack.status, 202);
   return { sessionId, headers };
 }
@@ -248,7 +260,12 @@ function parseBlock(block: string, comments: string[]): SseEvent | undefined {
 
 export function raw(
   url: URL,
-  options: { method: string; path?: string; headers: Record<string, string | number>; body?: string | Buffer },
+  options: {
+    method: string;
+    path?: string;
+    headers: Record<string, string | number>;
+    body?: string | Buffer;
+  },
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(

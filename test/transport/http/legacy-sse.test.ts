@@ -33,32 +33,60 @@ describe('2024-11-05 HTTP+SSE', () => {
     const init = await post(
       endpoint,
       json,
-      rpc('initialize', { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'old', version: '1' } }, 1),
+      rpc(
+        'initialize',
+        { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'old', version: '1' } },
+        1,
+      ),
     );
     assert.equal(init.status, 202);
     const initResult = await events.nextMessage();
     assert.equal(initResult?.message.id, 1);
     assert.equal(initResult?.message.result.protocolVersion, '2024-11-05');
-    const ack = await post(endpoint, json, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    const ack = await post(
+      endpoint,
+      json,
+      JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    );
     assert.equal(ack.status, 202);
-    assert.equal((await post(endpoint, json, rpc('tools/call', { name: 'echo', arguments: { text: 'old' } }, 2))).status, 202);
+    assert.equal(
+      (await post(endpoint, json, rpc('tools/call', { name: 'echo', arguments: { text: 'old' } }, 2))).status,
+      202,
+    );
     const call = await events.nextMessage();
-    assert.deepEqual(call?.message, { jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'old' }] } });
+    assert.deepEqual(call?.message, {
+      jsonrpc: '2.0',
+      id: 2,
+      result: { content: [{ type: 'text', text: 'old' }] },
+    });
     // List changes reach the stream once the session is initialized.
     await post(endpoint, json, rpc('tools/call', { name: 'add_tool', arguments: {} }, 3));
     const seen = [(await events.nextMessage())?.message, (await events.nextMessage())?.message];
-    assert.deepEqual(seen.map((m) => m.method ?? m.id).sort(), [3, 'notifications/tools/list_changed'].sort());
+    assert.deepEqual(
+      seen.map((m) => m.method ?? m.id).sort(),
+      [3, 'notifications/tools/list_changed'].sort(),
+    );
     await events.cancel();
   });
 
   test('an unknown sessionId is 404; a missing one is 400', async () => {
-    assertRpcError(await post(new URL('/messages?sessionId=nope', h.url), json, rpc('ping', {}, 1)), 404, SessionNotFound, null);
+    assertRpcError(
+      await post(new URL('/messages?sessionId=nope', h.url), json, rpc('ping', {}, 1)),
+      404,
+      SessionNotFound,
+      null,
+    );
     assertRpcError(await post(new URL('/messages', h.url), json, rpc('ping', {}, 1)), 400, BadRequest, null);
   });
 
   test('bad bodies: wrong media type 415, invalid JSON -32700, batches and non-messages -32600', async () => {
     const { events, endpoint } = await connect();
-    assertRpcError(await post(endpoint, { 'content-type': 'text/plain' }, rpc('ping', {}, 1)), 415, BadRequest, null);
+    assertRpcError(
+      await post(endpoint, { 'content-type': 'text/plain' }, rpc('ping', {}, 1)),
+      415,
+      BadRequest,
+      null,
+    );
     assertRpcError(await post(endpoint, json, '{'), 400, -32700, null);
     assertRpcError(await post(endpoint, json, `[${rpc('ping', {}, 1)}]`), 400, -32600, null);
     assertRpcError(await post(endpoint, json, '{"jsonrpc":"2.0"}'), 400, -32600, null);

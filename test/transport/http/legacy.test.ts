@@ -51,7 +51,11 @@ describe('session management', () => {
 
   test('an unsupported MCP-Protocol-Version is 400; an absent one means 2025-03-26', async () => {
     const { headers } = await initialize(h.url);
-    const bad = await post(h.url, { ...headers, 'mcp-protocol-version': '1999-01-01' }, rpc('tools/list', {}, 5));
+    const bad = await post(
+      h.url,
+      { ...headers, 'mcp-protocol-version': '1999-01-01' },
+      rpc('tools/list', {}, 5),
+    );
     assertRpcError(bad, 400, BadRequest, 5);
     const { 'mcp-protocol-version': _, ...noVersion } = headers;
     assert.equal((await post(h.url, noVersion, rpc('tools/list', {}, 6))).status, 200);
@@ -95,7 +99,11 @@ describe('session management', () => {
 
   test('notifications and responses are accepted with 202', async () => {
     const { headers } = await initialize(h.url);
-    const n = await post(h.url, headers, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' }));
+    const n = await post(
+      h.url,
+      headers,
+      JSON.stringify({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' }),
+    );
     assert.equal(n.status, 202);
     assert.equal(n.text, '');
     const r = await post(h.url, headers, JSON.stringify({ jsonrpc: '2.0', id: 'srv-99', result: {} }));
@@ -130,7 +138,11 @@ describe('session management', () => {
       const r = await post(
         own.url,
         json,
-        rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } }, 0),
+        rpc(
+          'initialize',
+          { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
+          0,
+        ),
       );
       assertRpcError(r, 503, BadRequest, 0);
       assert.ok(r.headers.get('retry-after'));
@@ -190,7 +202,11 @@ describe('POST response streams', () => {
     const answer = await post(
       h.url,
       headers,
-      JSON.stringify({ jsonrpc: '2.0', id: ask?.message.id, result: { action: 'accept', content: { yes: true } } }),
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: ask?.message.id,
+        result: { action: 'accept', content: { yes: true } },
+      }),
     );
     assert.equal(answer.status, 202);
     const final = await events.nextMessage();
@@ -251,7 +267,11 @@ describe('resumability (Last-Event-ID) and SSE polling (SEP-1699)', () => {
     const res = await fetch(h.url, {
       method: 'POST',
       headers,
-      body: rpc('tools/call', { name: 'reconnect', arguments: { tag: 'r1' }, _meta: { progressToken: 1 } }, 'r1'),
+      body: rpc(
+        'tools/call',
+        { name: 'reconnect', arguments: { tag: 'r1' }, _meta: { progressToken: 1 } },
+        'r1',
+      ),
     });
     assert.equal(await h.probe.wait('reconnect:r1:closed'), true);
     const first = await new SseReader(res).rest();
@@ -338,7 +358,11 @@ describe('resumability (Last-Event-ID) and SSE polling (SEP-1699)', () => {
 
   test('polling is refused for 2025-06-18 sessions (no priming events there)', async () => {
     const { headers } = await initialize(h.url, '2025-06-18');
-    const pending = post(h.url, headers, rpc('tools/call', { name: 'reconnect', arguments: { tag: 'r4' } }, 'r4'));
+    const pending = post(
+      h.url,
+      headers,
+      rpc('tools/call', { name: 'reconnect', arguments: { tag: 'r4' } }, 'r4'),
+    );
     assert.equal(await h.probe.wait('reconnect:r4:closed'), false);
     h.probe.emit('reconnect:r4:go');
     const r = await pending;

@@ -46,7 +46,11 @@ describe('Origin', () => {
 
   test('the server’s own loopback origin, and configured origins, are allowed (with CORS headers)', async () => {
     const m = modern('tools/list');
-    for (const origin of [`http://localhost:${port()}`, `http://127.0.0.1:${port()}`, 'https://app.example.com']) {
+    for (const origin of [
+      `http://localhost:${port()}`,
+      `http://127.0.0.1:${port()}`,
+      'https://app.example.com',
+    ]) {
       const r = await post(h.url, { ...m.headers, origin }, m.body);
       assert.equal(r.status, 200, origin);
       assert.equal(r.headers.get('access-control-allow-origin'), origin);
@@ -158,7 +162,11 @@ describe('bodies', () => {
     const reader = res.body?.pipeThrough(new TextDecoderStream()).getReader();
     const first = (await reader?.read())?.value ?? '';
     const endpoint = /data: (\S+)/.exec(first)?.[1] ?? '';
-    const r = await post(new URL(endpoint, small.url), { 'content-type': 'application/json' }, 'x'.repeat(600));
+    const r = await post(
+      new URL(endpoint, small.url),
+      { 'content-type': 'application/json' },
+      'x'.repeat(600),
+    );
     assertRpcError(r, 413, BadRequest, null);
     await reader?.cancel();
   });
@@ -181,7 +189,10 @@ describe('health, routes and unknown paths', () => {
       db = 'connection refused';
       const bad = await fetch(new URL('/health/ready', own.url));
       assert.equal(bad.status, 503);
-      assert.deepEqual(await bad.json(), { status: 'error', checks: { db: 'connection refused', cache: 'ok' } });
+      assert.deepEqual(await bad.json(), {
+        status: 'error',
+        checks: { db: 'connection refused', cache: 'ok' },
+      });
     } finally {
       await own.close();
     }
