@@ -54,6 +54,11 @@ export interface Reply {
    * receiver SHOULD NOT respond, so transports drop the message.
    */
   readonly cancelled?: boolean;
+  /**
+   * Set when the caller's token lacks scopes (status 403): every scope the operation needs, for the
+   * transport's `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` challenge.
+   */
+  readonly requiredScopes?: readonly string[];
 }
 
 export type { JsonObject };

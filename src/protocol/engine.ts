@@ -10,6 +10,7 @@ import type { Dispatch, Outbound, Reply } from './contract.ts';
 import {
   ErrorCode,
   errorResponse,
+  InsufficientScopeError,
   isObject,
   type JsonObject,
   type JsonRpcId,
@@ -303,6 +304,14 @@ export class Engine {
   }
 
   #errorReply(id: JsonRpcId, err: unknown, modern: boolean, method: string): Reply & { cancelled?: boolean } {
+    if (err instanceof InsufficientScopeError) {
+      // An HTTP authorization failure in every era (RFC 6750 §3.1: 403 insufficient_scope).
+      return {
+        message: errorResponse(id, err.code, err.message, err.data),
+        status: 403,
+        requiredScopes: err.requiredScopes,
+      };
+    }
     if (err instanceof McpError) {
       return {
         message: errorResponse(id, err.code, err.message, err.data),

@@ -48,6 +48,11 @@ export const ErrorCode = {
   /** Implementation-defined range (-32000..-32019): used for legacy session errors, as the SDKs do. */
   ConnectionClosed: -32000,
   RequestTimeout: -32001,
+  /**
+   * Implementation-defined: the caller's token lacks a scope the operation needs. Sent with HTTP 403
+   * and a `WWW-Authenticate: Bearer error="insufficient_scope"` challenge (RFC 6750 §3.1).
+   */
+  InsufficientScope: -32010,
   /** 2025-11-25 and earlier: resource not found (replaced by -32602 in 2026-07-28). */
   LegacyResourceNotFound: -32002,
   /** MCP 2026-07-28 streamable-http "Server Validation". */
@@ -73,6 +78,17 @@ export class McpError extends Error {
     this.code = code;
     this.data = data;
     this.httpStatus = httpStatus;
+  }
+}
+
+/** The principal's token lacks scopes an operation needs (MCP 2026-07-28 basic/authorization "Scope Challenge Handling"). */
+export class InsufficientScopeError extends McpError {
+  /** Every scope the operation needs, so the client can step up in one go. */
+  readonly requiredScopes: readonly string[];
+  constructor(requiredScopes: readonly string[]) {
+    super(ErrorCode.InsufficientScope, 'Insufficient scope', { requiredScopes: [...requiredScopes] }, 403);
+    this.name = 'InsufficientScopeError';
+    this.requiredScopes = requiredScopes;
   }
 }
 

@@ -3,6 +3,7 @@
 import { ErrorCode, isObject, type JsonObject, McpError } from '../jsonrpc.ts';
 import { isInputRequired, runInteractive } from '../mrtr.ts';
 import { paginate } from '../pagination.ts';
+import { requireScopes } from '../scopes.ts';
 import { cacheable, type Method } from './env.ts';
 
 export const listPrompts: Method = (params, call, env) => {
@@ -18,6 +19,7 @@ export const getPrompt: Method = async (params, call, env) => {
   if (typeof name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'params.name must be a string');
   const prompt = env.server.prompts.get(name);
   if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+  requireScopes(call.principal, prompt.scopes);
   const raw = params.arguments ?? {};
   if (!isObject(raw)) throw new McpError(ErrorCode.InvalidParams, 'params.arguments must be an object');
   for (const required of prompt.requiredArgs) {

@@ -6,6 +6,7 @@ import type { ReadResourceResult, ResourceContents } from '../../server/types.ts
 import { ErrorCode, type JsonObject, McpError } from '../jsonrpc.ts';
 import { isInputRequired, runInteractive } from '../mrtr.ts';
 import { paginate } from '../pagination.ts';
+import { requireScopes } from '../scopes.ts';
 import { cacheable, type Method } from './env.ts';
 
 export const listResources: Method = async (params, call, env) => {
@@ -46,11 +47,14 @@ export const readResource: Method = async (params, call, env) => {
   if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'params.uri must be a string');
   let read: (() => unknown) | undefined;
   const fixed = env.server.resources.get(uri);
-  if (fixed) read = () => fixed.read(uri, call);
-  else {
+  if (fixed) {
+    requireScopes(call.principal, fixed.scopes);
+    read = () => fixed.read(uri, call);
+  } else {
     for (const t of env.server.templates.values()) {
       const vars = t.template.match(uri);
       if (vars) {
+        requireScopes(call.principal, t.scopes);
         read = () => t.def.read(uri, vars, call);
         break;
       }

@@ -5,6 +5,7 @@ import type { Call } from '../call.ts';
 import { ErrorCode, isObject, type JsonObject, McpError } from '../jsonrpc.ts';
 import { isInputRequired, runInteractive } from '../mrtr.ts';
 import { paginate } from '../pagination.ts';
+import { requireScopes } from '../scopes.ts';
 import { cacheable, type Method, type MethodEnv } from './env.ts';
 
 export const listTools: Method = (params, call, env) => {
@@ -21,6 +22,7 @@ export const callTool: Method = async (params, call, env) => {
   const tool = env.server.tools.get(name);
   // MCP server/tools "Error Handling": an unknown tool is a protocol error.
   if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+  requireScopes(call.principal, tool.scopes);
   const rawArgs = params.arguments ?? {};
   if (!isObject(rawArgs)) throw new McpError(ErrorCode.InvalidParams, 'params.arguments must be an object');
   const checked = tool.input.validate(rawArgs);

@@ -38,6 +38,11 @@ export interface HttpAppOptions extends Partial<HttpOptions> {
   ready?: ReadyCheck;
   routes?: Routes;
   guard?: Guard;
+  /**
+   * Builds the `WWW-Authenticate` value for a 403 insufficient_scope reply (RFC 6750 §3.1), naming every
+   * scope the operation needs; provided together with `guard`.
+   */
+  challenge?: (requiredScopes: readonly string[]) => string;
   /** Where legacy stream events are kept for Last-Event-ID replay. Default: bounded, in memory. */
   eventStore?: EventStore;
 }
@@ -60,7 +65,7 @@ export interface HttpApp {
 const ALLOW_MCP = 'GET, POST, DELETE';
 
 export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpApp {
-  const { logger = silentLogger, ready, routes, guard, eventStore, ...rest } = init;
+  const { logger = silentLogger, ready, routes, guard, challenge, eventStore, ...rest } = init;
   const options = resolveHttpOptions(rest);
   const { mcpPath, legacySsePath, legacyMessagesPath } = options;
 
@@ -79,6 +84,8 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
     sessions: new SessionRegistry(options.maxSessions, options.sessionIdleTimeoutMs),
     events: eventStore ?? new MemoryEventStore(),
     keepAlive: new KeepAlive(),
+    replyHeaders: (reply) =>
+      reply.requiredScopes && challenge ? { 'www-authenticate': challenge(reply.requiredScopes) } : undefined,
     get basePath() {
       return basePath;
     },

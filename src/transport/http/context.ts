@@ -1,6 +1,7 @@
 // What every HTTP handler shares: the engine, the resolved options, and the transport's state.
 
 import type { Logger } from '../../observability/logger.ts';
+import type { Reply } from '../../protocol/contract.ts';
 import type { Engine } from '../../protocol/engine.ts';
 import type { EventStore } from './event-store.ts';
 import type { HttpOptions } from './options.ts';
@@ -14,6 +15,8 @@ export interface HttpContext {
   readonly sessions: SessionRegistry;
   readonly events: EventStore;
   readonly keepAlive: KeepAlive;
+  /** Extra response headers for a reply (the WWW-Authenticate challenge of a 403 insufficient_scope). */
+  replyHeaders(reply: Reply): Record<string, string> | undefined;
   /** Path prefix of the public URL ('' or '/prefix'), for URLs handed to clients. */
   readonly basePath: string;
   /** Counts a request in flight, so close() can wait for it. */

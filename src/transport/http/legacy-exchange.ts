@@ -94,7 +94,7 @@ export class LegacyExchange implements Dispatch, Outbound {
   }
 
   /** All responses are out: end the stream, or answer with `json` in one write. */
-  end(status: number, json: string | undefined): void {
+  end(status: number, json: string | undefined, extraHeaders?: Record<string, string>): void {
     this.#hs.inflight.delete(this.#abort);
     if (this.#stream) {
       this.#stream.finish();
@@ -102,7 +102,8 @@ export class LegacyExchange implements Dispatch, Outbound {
     }
     if (!isWritable(this.#res)) return;
     if (json === undefined) sendAccepted(this.#res);
-    else sendJson(this.#res, status, json, this.#headers);
+    else
+      sendJson(this.#res, status, json, extraHeaders ? { ...this.#headers, ...extraHeaders } : this.#headers);
   }
 
   #upgrade(): LegacyStream | undefined {

@@ -154,7 +154,11 @@ function single(
 function respond(ctx: HttpContext, exchange: LegacyExchange, reply: Reply): void {
   try {
     const json = exchange.deliver(reply);
-    exchange.end(reply.status, json === undefined ? undefined : JSON.stringify(json));
+    exchange.end(
+      reply.status,
+      json === undefined ? undefined : JSON.stringify(json),
+      reply.requiredScopes ? ctx.replyHeaders(reply) : undefined,
+    );
   } finally {
     ctx.done();
   }

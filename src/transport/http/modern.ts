@@ -69,7 +69,7 @@ export class ModernExchange implements Dispatch, Outbound {
       if (writeSse(res, formatEvent(body))) res.end();
       return;
     }
-    sendJson(res, reply.status, body);
+    sendJson(res, reply.status, body, reply.requiredScopes ? this.#ctx.replyHeaders(reply) : undefined);
   }
 }
 
