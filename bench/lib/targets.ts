@@ -176,7 +176,9 @@ export async function verify(url: string, request: LoadRequest, era?: 'modern'):
     res.status !== 200 ||
     message.result?.isError === true ||
     block?.type !== 'text' ||
-    block.text !== ECHO_TEXT
+    block.text !== ECHO_TEXT ||
+    // 2026-07-28 results MUST carry resultType (MCP 2026-07-28 basic/index "Responses").
+    (era === 'modern' && message.result?.resultType !== 'complete')
   ) {
     throw new Error(
       `echo did not come back: HTTP ${res.status} ${contentType}: ${JSON.stringify(message).slice(0, 400)}`,
