@@ -1,0 +1,37 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { AuditRecord, AuditStore } from '../types.ts';
+import { int, json, type Row, text } from './row.ts';
+
+export class SqliteAuditStore implements AuditStore {
+  readonly #append: StatementSync;
+  readonly #newest: StatementSync;
+  readonly #after: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    // AUTOINCREMENT: ids only grow, even after rows are deleted, so `afterId` paging never skips.
+    this.#append = db.prepare('INSERT INTO audit_log (time, type, data) VALUES (?, ?, ?)');
+    this.#newest = db.prepare(
+      'SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT :limit) ORDER BY id',
+    );
+    this.#after = db.prepare('SELECT * FROM audit_log WHERE id > :afterId ORDER BY id LIMIT :limit');
+  }
+
+  async append(type: string, data: Record<string, unknown>, time: number): Promise<void> {
+    this.#append.run(time, type, JSON.stringify(data));
+  }
+
+  async tail(limit: number, afterId?: number): Promise<AuditRecord[]> {
+    if (limit <= 0) return [];
+    const rows = afterId === undefined ? this.#newest.all({ limit }) : this.#after.all({ afterId, limit });
+    return rows.map(toAudit);
+  }
+}
+
+function toAudit(row: Row): AuditRecord {
+  return {
+    id: int(row, 'id'),
+    time: int(row, 'time'),
+    type: text(row, 'type'),
+    data: json<Record<string, unknown>>(row, 'data'),
+  };
+}
