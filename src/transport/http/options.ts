@@ -37,6 +37,10 @@ export interface HttpOptions {
   shutdownGraceMs: number;
 }
 
+/**
+ * Defaults for embedding the transport as a library. The server's configuration (src/config/defaults.ts,
+ * where each is documented) uses the same values; test/config/http-defaults.test.ts keeps them equal.
+ */
 export const DEFAULT_HTTP_OPTIONS: Readonly<HttpOptions> = Object.freeze({
   host: '127.0.0.1',
   port: 3000,
