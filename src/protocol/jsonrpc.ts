@@ -49,10 +49,11 @@ export const ErrorCode = {
   ConnectionClosed: -32000,
   RequestTimeout: -32001,
   /**
-   * Implementation-defined: the caller's token lacks a scope the operation needs. Sent with HTTP 403
+   * Implementation-defined (with -32010, the guard's 401 "unauthorized"): the caller's token lacks a
+   * scope the operation needs. Sent with HTTP 403
    * and a `WWW-Authenticate: Bearer error="insufficient_scope"` challenge (RFC 6750 §3.1).
    */
-  InsufficientScope: -32010,
+  InsufficientScope: -32011,
   /** 2025-11-25 and earlier: resource not found (replaced by -32602 in 2026-07-28). */
   LegacyResourceNotFound: -32002,
   /** MCP 2026-07-28 streamable-http "Server Validation". */

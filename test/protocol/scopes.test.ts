@@ -78,7 +78,7 @@ describe('tools/call with missing scopes over HTTP', () => {
       'Bearer error="insufficient_scope", scope="notes:write profile"',
     );
     const body = (await res.json()) as { error: { code: number; data: { requiredScopes: string[] } } };
-    assert.equal(body.error.code, -32010);
+    assert.equal(body.error.code, -32011);
     assert.deepEqual(body.error.data.requiredScopes, ['notes:write', 'profile']);
     assert.deepEqual(ran, []);
   });
