@@ -31,7 +31,14 @@ export interface SecurityEvents {
   };
   'refresh.reuse_detected': { clientId: string; subject: string; grantId: string };
   'code.replay_detected': { clientId: string; subject: string; grantId?: string };
-  'rate_limit.hit': { endpoint: string; key: 'ip' | 'client'; ip: string; clientId?: string };
+  'rate_limit.hit': {
+    endpoint: string;
+    key: 'ip' | 'client' | 'user';
+    ip: string;
+    clientId?: string;
+    /** The account a login limit applies to (key 'user'). */
+    username?: string;
+  };
   'keys.rotated': { newKid: string; retiringKids: string[] };
   'user.created': { userId: string; username: string };
   'user.deleted': { userId: string };

@@ -1,0 +1,40 @@
+// Revoking a grant: its refresh-token family dies in storage, and a `grant:<id>` revocation entry plus
+// a `token.revoked` event reach the resource-server guard, so the access tokens already minted from it
+// (they carry the grant id as `gid`) stop working before they expire (RFC 7009 §2.1, RFC 9700 §4.14.2).
+
+import type { AuthServerContext } from '../context.ts';
+
+/** Seconds added to the access-token lifetime so a revocation outlives the guard's clock-skew leeway. */
+const SKEW_MARGIN_SEC = 120;
+
+export function grantRevocationId(grantId: string): string {
+  return `grant:${grantId}`;
+}
+
+/** How long a grant revocation entry is kept: until every access token minted before `now` has expired. */
+export function grantRevocationExpiry(ctx: AuthServerContext, now: number): number {
+  return now + (ctx.config.accessTokenTtlSec + SKEW_MARGIN_SEC) * 1000;
+}
+
+/**
+ * Revokes the grant (idempotent). The revocation entry is written even when the grant is already gone
+ * or not yet stored: a code replay racing the first exchange must still cover the tokens it issued.
+ * Returns true if the grant was live; only then is the event emitted.
+ */
+export async function revokeGrant(
+  ctx: AuthServerContext,
+  grant: { id: string; clientId: string },
+  reason: string,
+  now: number,
+): Promise<boolean> {
+  const live = await ctx.storage.grants.revoke(grant.id, reason, now);
+  await ctx.storage.revocations.revoke(grantRevocationId(grant.id), grantRevocationExpiry(ctx, now));
+  if (live)
+    ctx.events.emit('token.revoked', { clientId: grant.clientId, what: 'grant', id: grant.id, reason }, now);
+  return live;
+}
+
+/** How long an access-token revocation is kept: past its `exp` (epoch seconds) plus the guard's leeway. */
+export function accessTokenRevocationExpiry(expSec: number): number {
+  return (expSec + SKEW_MARGIN_SEC) * 1000;
+}
