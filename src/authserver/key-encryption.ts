@@ -53,11 +53,14 @@ export class KeyDecryptionError extends Error {
 /** Seals and opens private JWKs. `context` (the key id and algorithm) is bound in as GCM additional data. */
 export class KeyCipher {
   readonly #key: Buffer;
+  /** The root key material (secret or key file), kept only to derive other purpose-bound keys. */
+  readonly #root: Buffer;
   /** Where the key material came from, for messages (never the material itself). */
   readonly source: 'secret' | 'file';
 
-  private constructor(key: Buffer, source: 'secret' | 'file') {
-    this.#key = key;
+  private constructor(root: Buffer, source: 'secret' | 'file') {
+    this.#root = root;
+    this.#key = derive(root);
     this.source = source;
   }
 
@@ -66,14 +69,24 @@ export class KeyCipher {
       if (Buffer.byteLength(options.keySecret, 'utf8') < 32) {
         throw new KeyConfigError('auth.keySecret: must be at least 32 bytes');
       }
-      return new KeyCipher(derive(Buffer.from(options.keySecret, 'utf8')), 'secret');
+      return new KeyCipher(Buffer.from(options.keySecret, 'utf8'), 'secret');
     }
     if (options.dataDir === undefined) {
       throw new KeyConfigError(
         'signing keys: a key secret (KEYHOLE_KEY_SECRET) or a data directory is required',
       );
     }
-    return new KeyCipher(derive(readOrCreateKeyFile(options.dataDir)), 'file');
+    return new KeyCipher(readOrCreateKeyFile(options.dataDir), 'file');
+  }
+
+  /**
+   * A 32-byte key for another purpose (e.g. the front channel's cookie and form HMACs), derived from the
+   * same root with its own HKDF info (RFC 5869 §3.2), so it survives restarts and is shared by replicas
+   * with the same secret, while never equalling the key-encryption key.
+   */
+  subkey(purpose: string): Buffer {
+    if (!/^[a-z0-9/.-]+$/.test(purpose) || purpose === HKDF_INFO) throw new TypeError('invalid key purpose');
+    return Buffer.from(hkdfSync('sha256', this.#root, HKDF_SALT, `keyhole/${purpose}`, 32));
   }
 
   /** `v1.<iv>.<ciphertext>.<tag>`, each part base64url. */

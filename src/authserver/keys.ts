@@ -102,6 +102,10 @@ export class KeyManager implements KeySource {
       this.#timer.unref();
     }
   }
+  /** A persistent 32-byte key for `purpose`, derived from the key-encryption root (see KeyCipher.subkey). */
+  subkey(purpose: string): Buffer {
+    return this.#cipher.subkey(purpose);
+  }
 
   /**
    * Loads the key set; on first start (or when the configured algorithm or HS256 secret changed)

@@ -435,3 +435,16 @@ describe('signing keys: RS256 and HS256', () => {
     assert.deepEqual(await store.list(), []);
   });
 });
+
+describe('purpose-bound subkeys', () => {
+  test('stable across reopen, distinct per purpose and per secret', () => {
+    const a = KeyCipher.open({ keySecret: 'x'.repeat(32) });
+    const again = KeyCipher.open({ keySecret: 'x'.repeat(32) });
+    const other = KeyCipher.open({ keySecret: 'y'.repeat(32) });
+    assert.equal(a.subkey('front-channel/hmac/v1').length, 32);
+    assert.deepEqual(a.subkey('front-channel/hmac/v1'), again.subkey('front-channel/hmac/v1'));
+    assert.notDeepEqual(a.subkey('front-channel/hmac/v1'), a.subkey('other/v1'));
+    assert.notDeepEqual(a.subkey('front-channel/hmac/v1'), other.subkey('front-channel/hmac/v1'));
+    assert.throws(() => a.subkey('Bad Purpose'));
+  });
+});
