@@ -1,6 +1,7 @@
 // The `WWW-Authenticate: Bearer` challenge (RFC 6750 §3) with the protected-resource metadata URL
 // (RFC 9728 §5.1), and the HTTP refusals that carry it.
 
+import { ErrorCode } from '../protocol/jsonrpc.ts';
 import type { GuardRejection } from '../transport/http/app.ts';
 
 export type ChallengeError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
@@ -19,9 +20,9 @@ export interface ChallengeOptions {
  */
 export const GuardRpcError = {
   /** 401: no token, or not a valid one; 400: a malformed bearer request. */
-  Unauthorized: -32010,
+  Unauthorized: ErrorCode.Unauthorized,
   /** 403: the token lacks a scope the operation needs. */
-  InsufficientScope: -32011,
+  InsufficientScope: ErrorCode.InsufficientScope,
 } as const;
 
 const OFFLINE_ACCESS = 'offline_access';

@@ -48,9 +48,10 @@ export const ErrorCode = {
   /** Implementation-defined range (-32000..-32019): used for legacy session errors, as the SDKs do. */
   ConnectionClosed: -32000,
   RequestTimeout: -32001,
+  /** Implementation-defined: no valid access token (HTTP 401), or a malformed bearer request (400). */
+  Unauthorized: -32010,
   /**
-   * Implementation-defined (with -32010, the guard's 401 "unauthorized"): the caller's token lacks a
-   * scope the operation needs. Sent with HTTP 403
+   * Implementation-defined: the caller's token lacks a scope the operation needs. Sent with HTTP 403
    * and a `WWW-Authenticate: Bearer error="insufficient_scope"` challenge (RFC 6750 §3.1).
    */
   InsufficientScope: -32011,
