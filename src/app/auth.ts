@@ -12,12 +12,18 @@ import {
   type AuthServerContext,
   resolveAuthServerConfig,
 } from '../authserver/context.ts';
+import type { FrontChannelContext } from '../authserver/endpoints/authorization-flow.ts';
+import { KeyCipher } from '../authserver/key-encryption.ts';
 import { KeyManager } from '../authserver/keys.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../authserver/rate-limit.ts';
 import { createAuthRoutes } from '../authserver/routes.ts';
 import type { KeyholeConfig } from '../config/types.ts';
 import { createGuard, type ResourceGuard } from '../guard/guard.ts';
-import { protectedResourceMetadata, protectedResourceMetadataRoutes, WELL_KNOWN_PRM } from '../guard/metadata.ts';
+import {
+  protectedResourceMetadata,
+  protectedResourceMetadataRoutes,
+  WELL_KNOWN_PRM,
+} from '../guard/metadata.ts';
 import { type AuditSubscription, subscribeAudit } from '../observability/audit.ts';
 import { EventBus } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -90,7 +96,15 @@ export async function openAuthServer(
   const events = new EventBus();
   let audit: AuditSubscription | undefined;
   let keys: KeyManager;
+  let frontChannelSecret: Uint8Array;
   try {
+    // Sign-in sessions, CSRF tokens and pending requests are HMAC'd with a key derived from the same
+    // root as the signing-key encryption (KEYHOLE_KEY_SECRET or keys.secret): they survive restarts
+    // and are shared by replicas configured with the same secret.
+    frontChannelSecret = KeyCipher.open({
+      keySecret: config.auth.keySecret,
+      dataDir: config.server.dataDir,
+    }).subkey('front-channel');
     audit = subscribeAudit(events, { logger: logger.child({ component: 'security' }), audit: storage.audit });
     keys = await KeyManager.open(storage.keys, {
       alg: config.auth.signingAlg,
@@ -138,10 +152,11 @@ export async function openAuthServer(
     unsubscribe = server.onChange((change) => {
       if (change.kind !== 'resource-updated') current = resolve();
     });
-    const ctx: AuthServerContext = {
+    const ctx: FrontChannelContext = {
       get config() {
         return current;
       },
+      frontChannelSecret,
       storage,
       keys,
       clients,

@@ -1,6 +1,6 @@
 // Wiring: builds a running Keyhole from one configuration. This is the only place that knows every
-// layer (config, application module, protocol engine, HTTP transport, logging); the CLI and tests go
-// through it. Later features (authorization server, storage) are created and passed in here.
+// layer (config, application module, protocol engine, authorization server, storage, HTTP transport,
+// logging); the CLI and tests go through it.
 
 import type { KeyholeConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -8,8 +8,17 @@ import type { Engine } from '../protocol/engine.ts';
 import type { McpServer } from '../server/server.ts';
 import { createHttpApp, type HttpApp } from '../transport/http/app.ts';
 import type { HttpOptions } from '../transport/http/options.ts';
+import { type AuthOptions, type AuthServer, openAuthServer } from './auth.ts';
 import { ensureDataDir } from './data-dir.ts';
 import { type BuildOptions, createEngine } from './engine.ts';
+import { isLoopback } from './loopback.ts';
+
+export { isLoopback };
+
+export interface KeyholeOptions extends BuildOptions {
+  /** Authorization-server hooks for tests and embedding (storage, clock, CIMD fetcher). */
+  auth?: AuthOptions;
+}
 
 export interface Keyhole {
   readonly config: KeyholeConfig;
@@ -17,14 +26,51 @@ export interface Keyhole {
   readonly server: McpServer;
   readonly engine: Engine;
   readonly http: HttpApp;
+  /** The authorization server, its storage and the guard; undefined with `auth.mode` 'none'. */
+  readonly auth: AuthServer | undefined;
   /** Binds the HTTP listener; resolves with the MCP endpoint URL. */
   listen(): Promise<URL>;
-  /** Ends listen streams, then drains and closes the HTTP listener (within server.shutdownGraceMs). Idempotent. */
+  /**
+   * Ends listen streams, drains and closes the HTTP listener (within server.shutdownGraceMs), then
+   * stops the authorization server and closes storage. Idempotent.
+   */
   close(): Promise<void>;
 }
 
-/** Everything `keyhole serve` runs: data directory, application, engine and HTTP listener. */
-export async function createKeyhole(config: KeyholeConfig, options: BuildOptions = {}): Promise<Keyhole> {
+/** A configuration Keyhole refuses to run (the CLI exits 2 with the message). */
+export class UnsafeConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeConfigError';
+  }
+}
+
+/**
+ * Refuses what would expose an unauthenticated or development server beyond this machine: `--auth none`
+ * and `--dev` need a loopback bind address and, when set, a loopback public URL (a reverse proxy on
+ * this host would otherwise publish it).
+ */
+export function checkExposure(config: KeyholeConfig): void {
+  const { host, publicUrl } = config.server;
+  const local = isLoopback(host) && (publicUrl === undefined || isLoopback(new URL(publicUrl).hostname));
+  if (local) return;
+  const where = publicUrl === undefined ? `host ${host}` : `host ${host} with public URL ${publicUrl}`;
+  if (config.auth.mode === 'none') {
+    throw new UnsafeConfigError(
+      `--auth none (KEYHOLE_AUTH=none) turns authentication off and is only allowed on a loopback address, not ${where}; ` +
+        'bind to 127.0.0.1 or keep the default --auth oauth',
+    );
+  }
+  if (config.server.dev) {
+    throw new UnsafeConfigError(
+      `--dev creates a development user with a printed password and is only allowed on a loopback address, not ${where}`,
+    );
+  }
+}
+
+/** Everything `keyhole serve` runs: data directory, application, engine, authorization server, HTTP listener. */
+export async function createKeyhole(config: KeyholeConfig, options: KeyholeOptions = {}): Promise<Keyhole> {
+  checkExposure(config);
   const logger = options.logger ?? createLogger({ level: config.log.level });
   ensureDataDir(config.server.dataDir, logger);
   const { server, engine } = await createEngine(config, logger, options.server);
@@ -34,16 +80,47 @@ export async function createKeyhole(config: KeyholeConfig, options: BuildOptions
       'KEYHOLE_STATE_SECRET is not set: MRTR requestState is sealed with a random per-process key, so a retry served by another process fails',
     );
   }
-  const http = createHttpApp(engine, { ...httpOptions(config), logger: logger.child({ component: 'http' }) });
+  const auth =
+    config.auth.mode === 'oauth' ? await openAuthServer(config, server, logger, options.auth) : undefined;
+  if (!auth) logger.warn('authentication is off (--auth none): every request is served without a token');
+  let http: HttpApp;
+  try {
+    http = createHttpApp(engine, {
+      ...httpOptions(config),
+      logger: logger.child({ component: 'http' }),
+      ...(auth
+        ? { routes: auth.routes, guard: auth.guard, challenge: auth.challenge, ready: auth.ready }
+        : {}),
+    });
+  } catch (err) {
+    await auth?.close();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    // HttpApp.close() ends subscriptions/listen streams gracefully (engine.close()), then drains.
+    closing ??= http.close().finally(() => auth?.close());
+    return closing;
+  };
   return {
     config,
     logger,
     server,
     engine,
     http,
-    listen: () => http.listen(),
-    // HttpApp.close() ends subscriptions/listen streams gracefully (engine.close()), then drains.
-    close: () => http.close(),
+    auth,
+    listen: async () => {
+      let url: URL;
+      try {
+        url = await http.listen();
+      } catch (err) {
+        await close();
+        throw err;
+      }
+      auth?.start(url);
+      return url;
+    },
+    close,
   };
 }
 
@@ -69,10 +146,4 @@ export function httpOptions(config: KeyholeConfig): HttpOptions {
     sseRetryMs: http.sseRetryMs,
     shutdownGraceMs: server.shutdownGraceMs,
   };
-}
-
-/** RFC 1122 §3.2.1.3 (127.0.0.0/8), RFC 4291 §2.5.3 (::1), RFC 6761 §6.3 (localhost). */
-export function isLoopback(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }

@@ -32,6 +32,7 @@ const COMMANDS = {
       host: { type: 'string' },
       'public-url': { type: 'string' },
       'data-dir': { type: 'string' },
+      auth: { type: 'string' },
       dev: { type: 'boolean' },
     } satisfies Options,
     // Loaded on use: `keyhole stdio` never loads the HTTP stack, `--help` loads neither.
@@ -43,6 +44,19 @@ const COMMANDS = {
     load: async (): Promise<CommandRunner> => (await import('./stdio.ts')).stdio,
   },
 } as const;
+
+/**
+ * Administration commands: each parses its own arguments (`keyhole <name> <subcommand> ...`) and works
+ * on the storage of the configuration `keyhole serve` would use. Loaded on use.
+ */
+const ADMIN_COMMANDS: Record<string, () => Promise<AdminRunner>> = {
+  users: async () => (await import('./users.ts')).run,
+  clients: async () => (await import('./clients.ts')).run,
+  keys: async () => (await import('./keys.ts')).run,
+  audit: async () => (await import('./audit.ts')).run,
+};
+
+export type AdminRunner = (argv: readonly string[], io: CliIo) => Promise<number>;
 
 export type CommandRunner = (config: KeyholeConfig, warnings: string[], io: CliIo) => Promise<number>;
 
@@ -68,6 +82,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const named = first !== undefined && !first.startsWith('-');
   const name = named ? first : 'serve';
+  if (Object.hasOwn(ADMIN_COMMANDS, name)) {
+    return (await ADMIN_COMMANDS[name]!())(argv.slice(1), io);
+  }
   if (!Object.hasOwn(COMMANDS, name)) {
     return usageError(io, `unknown command "${name}"`, MAIN_USAGE);
   }

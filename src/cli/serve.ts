@@ -1,10 +1,13 @@
 // `keyhole serve`: the HTTP server, until SIGTERM or SIGINT drains it.
 
-import { createKeyhole, type Keyhole } from '../app/keyhole.ts';
+import { createKeyhole, type Keyhole, UnsafeConfigError } from '../app/keyhole.ts';
+import { AS_PATHS } from '../authserver/context.ts';
+import { KeyConfigError } from '../authserver/key-encryption.ts';
+import { ensureDevUser } from '../authserver/users.ts';
 import { describeConfig } from '../config/load.ts';
 import type { KeyholeConfig } from '../config/types.ts';
 import { createLogger } from '../observability/logger.ts';
-import type { CliIo } from './run.ts';
+import { type CliIo, EXIT_USAGE } from './run.ts';
 
 /** Extra time after shutdownGraceMs before the process exits even if close() has not finished. */
 const FORCE_EXIT_MARGIN_MS = 1_000;
@@ -51,7 +54,31 @@ export async function serve(config: KeyholeConfig, warnings: string[], io: CliIo
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    keyhole = await createKeyhole(config, { logger });
+    let created: Keyhole;
+    try {
+      created = await createKeyhole(config, { logger });
+    } catch (err) {
+      if (err instanceof UnsafeConfigError) {
+        io.stderr(`keyhole: ${err.message}\n`);
+        return EXIT_USAGE;
+      }
+      // A signing-key setting that cannot work (HS256 without its secret, a short or foreign key secret).
+      if (err instanceof KeyConfigError) {
+        io.stderr(`keyhole: invalid configuration\n  ${err.message}\n`);
+        return EXIT_USAGE;
+      }
+      throw err;
+    }
+    // Development only (loopback, checked by createKeyhole): a user to sign in with, its password
+    // printed on stdout for the person who ran `npm start`, never logged.
+    const devUser =
+      config.server.dev && created.auth
+        ? await ensureDevUser(created.auth.storage, logger).catch(async (err: unknown) => {
+            await created.close();
+            throw err;
+          })
+        : undefined;
+    keyhole = created;
     const url = await keyhole.listen();
     logger.info('serving', {
       app: config.server.app,
@@ -61,7 +88,7 @@ export async function serve(config: KeyholeConfig, warnings: string[], io: CliIo
     if (requested) shutdown(keyhole, requested);
     else {
       io.stdout(`Keyhole MCP server listening on ${url.href}\n`);
-      if (config.server.dev) io.stdout(devBanner(config, url));
+      if (config.server.dev) io.stdout(devBanner(keyhole, url, devUser));
     }
     return await stopped;
   } finally {
@@ -70,7 +97,13 @@ export async function serve(config: KeyholeConfig, warnings: string[], io: CliIo
   }
 }
 
-function devBanner(config: KeyholeConfig, url: URL): string {
+function devBanner(
+  keyhole: Keyhole,
+  url: URL,
+  user: { username: string; password: string } | undefined,
+): string {
+  const { config } = keyhole;
+  const issuer = keyhole.auth?.context?.config.issuer;
   const lines = [
     '',
     'Development mode',
@@ -78,7 +111,14 @@ function devBanner(config: KeyholeConfig, url: URL): string {
     `  data dir   ${config.server.dataDir}`,
     `  health     ${new URL('/health/live', url).href}`,
     `  legacy SSE ${new URL(config.http.legacySsePath, url).href} (2024-11-05 clients)`,
-    '  auth       none: every request is served without authorization',
+    ...(user && issuer
+      ? [
+          `  auth       OAuth 2.1: clients discover the authorization server from the 401 (issuer ${issuer})`,
+          `  sign in    user "${user.username}", password ${user.password}`,
+          '             (a new password on every --dev start; add real users with: keyhole users add NAME)',
+          `  authorize  ${issuer}${AS_PATHS.authorize}`,
+        ]
+      : ['  auth       none: every request is served without authorization']),
     `  try        npx @modelcontextprotocol/inspector, transport "Streamable HTTP", URL ${url.href}`,
     '',
   ];

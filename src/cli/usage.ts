@@ -6,21 +6,29 @@ import { OPTIONS } from '../config/options.ts';
 export const MAIN_USAGE = `Usage: keyhole [command] [options]
 
 Commands:
-  serve    Serve an MCP application over HTTP (default)
+  serve    Serve an MCP application over HTTP (default), with the built-in OAuth 2.1
+           authorization server guarding every MCP endpoint
   stdio    Serve an MCP application over stdin/stdout, for one local client
+  users    Manage the accounts people sign in with: add, list, remove, passwd
+  clients  Manage pre-registered OAuth clients: add, list, remove
+  keys     Manage the access-token signing keys: rotate, list
+  audit    Print the security audit trail: tail
 
 Options:
   -h, --help       Show help (also: keyhole <command> --help)
   -v, --version    Print the version
 
 Every setting can also come from a JSON file (--config FILE) or a KEYHOLE_* environment variable;
-flags win over the environment, which wins over the file. See "keyhole serve --help".
+flags win over the environment, which wins over the file. See "keyhole serve --help" and
+"keyhole <command> --help".
 `;
 
 export const SERVE_USAGE = `Usage: keyhole serve [options]
 
 Serves the application's MCP server over Streamable HTTP (every protocol revision on one endpoint)
-and the 2024-11-05 HTTP+SSE endpoints, and prints the MCP endpoint URL.
+and the 2024-11-05 HTTP+SSE endpoints, and prints the MCP endpoint URL. Every MCP endpoint requires
+an OAuth access token from the built-in authorization server (served on the same origin: discovery,
+registration, sign-in and consent pages, tokens); state lives in keyhole.db in the data directory.
 
 Options:
   --port N            TCP port, 0 for any free port (default ${DEFAULTS.server.port})
@@ -30,7 +38,9 @@ Options:
   --app MODULE        Module exporting createServer(): McpServer (default: the Keyhole demo)
   --config FILE       JSON configuration file
   --log-level LEVEL   debug, info, warn or error (default ${DEFAULTS.log.level})
-  --dev               Development mode: print the URLs to try
+  --auth MODE         oauth (default): tokens required; none: no authentication, loopback only
+  --dev               Development mode (loopback only): creates the user "dev" with a new password
+                      and prints it with the URLs to try
   -h, --help          Show this help
 
 Environment:

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createKeyhole, isLoopback } from '../../src/app/keyhole.ts';
+import { checkExposure, createKeyhole, isLoopback, UnsafeConfigError } from '../../src/app/keyhole.ts';
 import { AppLoadError, loadServerModule } from '../../src/app/load-app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import * as keyhole from '../../src/index.ts';
@@ -30,7 +30,7 @@ const META = {
   'io.modelcontextprotocol/clientCapabilities': {},
 };
 
-function config(flags: Record<string, string> = {}, env: Record<string, string> = {}) {
+function config(flags: Record<string, string | boolean> = {}, env: Record<string, string> = {}) {
   return loadConfig({ flags: { port: '0', 'data-dir': join(tmp, 'data'), ...flags }, env, cwd: tmp });
 }
 
@@ -45,7 +45,12 @@ describe('createKeyhole', () => {
       },
     });
     const { logger, lines } = capture();
-    const k = await createKeyhole(config({}, { KEYHOLE_MCP_PATH: '/api/mcp' }), { logger, server });
+    // Authentication off: this test is about the wiring of the engine and the log (see 'the authorization server').
+    const k = await createKeyhole(config({}, { KEYHOLE_MCP_PATH: '/api/mcp', KEYHOLE_AUTH: 'none' }), {
+      logger,
+      server,
+    });
+    assert.equal(k.auth, undefined);
     assert.equal(k.server, server);
     const url = await k.listen();
     assert.equal(url.pathname, '/api/mcp');
@@ -105,6 +110,56 @@ export async function createServer() { return new McpServer({ name: 'from-module
     const withSecret = config({ host: '0.0.0.0' }, { KEYHOLE_STATE_SECRET: 's'.repeat(32) });
     await (await createKeyhole(withSecret, { logger: secret.logger, server })).close();
     assert.ok(!secret.lines.some((l) => String(l.msg).includes('KEYHOLE_STATE_SECRET')));
+  });
+
+  test('the authorization server: storage, metadata with every declared scope, readiness, close()', async () => {
+    const server = new McpServer({ name: 'scoped', version: '1.0.0' });
+    server.tool({ name: 'read', scopes: ['notes:read'], handler: () => 'ok' });
+    server.prompt({ name: 'p', scopes: ['prompts:use'], get: () => ({ messages: [] }) });
+    const dataDir = join(tmp, 'auth-data');
+    const k = await createKeyhole(config({ 'data-dir': dataDir }, { KEYHOLE_SCOPES: 'extra:scope' }), {
+      logger: capture().logger,
+      server,
+    });
+    const url = await k.listen();
+    try {
+      assert.ok(k.auth?.context);
+      assert.equal(k.auth.storage.kind, 'sqlite');
+      assert.equal(k.auth.context.config.issuer, url.origin);
+      assert.equal(k.auth.context.config.resource, url.href);
+      const scopes = async () =>
+        (
+          (await (await fetch(new URL('/.well-known/oauth-authorization-server', url))).json()) as {
+            scopes_supported: string[];
+          }
+        ).scopes_supported;
+      assert.deepEqual((await scopes()).sort(), ['extra:scope', 'notes:read', 'prompts:use']);
+      // A tool added while serving brings its scope.
+      server.tool({ name: 'write', scopes: ['notes:write'], handler: () => 'ok' });
+      assert.ok((await scopes()).includes('notes:write'));
+      const prm = (await (await fetch(new URL('/.well-known/oauth-protected-resource/mcp', url))).json()) as {
+        scopes_supported: string[];
+      };
+      assert.ok(prm.scopes_supported.includes('notes:write'));
+      const ready = await fetch(new URL('/health/ready', url));
+      assert.deepEqual(await ready.json(), { status: 'ok', checks: { storage: 'ok' } });
+    } finally {
+      await k.close();
+      await k.close();
+    }
+    await assert.rejects(k.auth.storage.ping(), 'storage is closed with Keyhole');
+  });
+
+  test('checkExposure: --auth none and --dev need loopback (bind address and public URL)', () => {
+    assert.doesNotThrow(() => checkExposure(config({ host: '127.0.0.1' }, { KEYHOLE_AUTH: 'none' })));
+    assert.doesNotThrow(() => checkExposure(config({ host: '0.0.0.0' })));
+    for (const c of [
+      config({ host: '0.0.0.0' }, { KEYHOLE_AUTH: 'none' }),
+      config({ host: '127.0.0.1', 'public-url': 'https://mcp.example.com' }, { KEYHOLE_AUTH: 'none' }),
+      config({ host: '10.0.0.5', dev: true }),
+    ]) {
+      assert.throws(() => checkExposure(c), UnsafeConfigError);
+    }
   });
 
   test('isLoopback', () => {

@@ -3,73 +3,19 @@
 // one JSON log line; the examples runner.
 
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { cli, launch, listening, logLines, tempDir } from './helpers.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const tmp = mkdtempSync(join(tmpdir(), 'keyhole-cli-'));
-const children: ChildProcessWithoutNullStreams[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  rmSync(tmp, { recursive: true, force: true });
-});
+const tmp = tempDir();
 
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientInfo': { name: 'cli-test', version: '1.0.0' },
   'io.modelcontextprotocol/clientCapabilities': {},
 };
-
-interface Run {
-  child: ChildProcessWithoutNullStreams;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function launch(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    // A clean environment: no KEYHOLE_* from the machine running the tests.
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    err += c;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-const cli = (args: string[], env?: Record<string, string>) => launch(['src/cli/main.ts', ...args], env);
-
-/** Waits for the "listening on" line; fails with stderr if the process exits first. */
-async function listening(run: Run): Promise<URL> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = /Keyhole MCP server listening on (\S+)/.exec(run.stdout());
-      if (m) {
-        run.child.stdout.off('data', check);
-        resolve(new URL(m[1]!));
-      }
-    };
-    run.child.stdout.on('data', check);
-    check();
-    void run.exited.then((code) =>
-      reject(new Error(`exited with ${code} before listening:\n${run.stderr()}`)),
-    );
-  });
-}
 
 let dirs = 0;
 const dataDir = () => join(tmp, `data-${++dirs}`, 'nested');
@@ -85,18 +31,11 @@ function post(url: URL, body: Record<string, unknown>, name?: string): Promise<R
   return fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
 }
 
-/** Every non-empty stderr line is one JSON log record. */
-function logLines(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 describe('keyhole serve', () => {
   test('prints the MCP URL, serves health and MCP, creates the data dir 0700, exits 0 on SIGTERM', async () => {
     const dir = dataDir();
-    const run = cli(['serve', '--port', '0', '--data-dir', dir]);
+    // Authentication off (loopback only): this test is about serving and draining; auth.test.ts covers tokens.
+    const run = cli(['serve', '--port', '0', '--data-dir', dir, '--auth', 'none']);
     const url = await listening(run);
     assert.equal(url.hostname, '127.0.0.1');
     assert.equal(url.pathname, '/mcp');
@@ -130,7 +69,7 @@ describe('keyhole serve', () => {
   });
 
   test('SIGTERM lets a request in flight finish before exiting 0', async () => {
-    const run = cli(['serve', '--port', '0', '--data-dir', dataDir()]);
+    const run = cli(['serve', '--port', '0', '--data-dir', dataDir(), '--auth', 'none']);
     const url = await listening(run);
     const res = await post(
       url,
@@ -177,7 +116,7 @@ describe('keyhole serve', () => {
   });
 
   test('--dev prints a banner with the URLs to try', async () => {
-    const run = cli(['serve', '--dev', '--port', '0', '--data-dir', dataDir()]);
+    const run = cli(['serve', '--dev', '--port', '0', '--data-dir', dataDir(), '--auth', 'none']);
     const url = await listening(run);
     await new Promise<void>((resolve) => {
       const check = () => run.stdout().includes('\n\n') && resolve();
@@ -186,6 +125,7 @@ describe('keyhole serve', () => {
     });
     assert.match(run.stdout(), /Development mode/);
     assert.ok(run.stdout().includes(new URL('/health/live', url).href));
+    assert.match(run.stdout(), /auth {7}none/);
     run.child.kill('SIGINT');
     assert.equal(await run.exited, 0, run.stderr());
   });
@@ -290,7 +230,16 @@ describe('npm run example', () => {
   });
 
   test('runs keyhole serve with the example app and the given serve options', async () => {
-    const run = launch(['scripts/example.ts', 'demo', '--port', '0', '--data-dir', dataDir()]);
+    const run = launch([
+      'scripts/example.ts',
+      'demo',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir(),
+      '--auth',
+      'none',
+    ]);
     const url = await listening(run);
     const res = await post(url, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: META } });
     const body = (await res.json()) as { result: { tools: { name: string }[] } };

@@ -1,6 +1,7 @@
 // GET /.well-known/oauth-authorization-server — authorization server metadata (RFC 8414 §2), also
 // served at the OpenID Connect discovery locations (MCP 2026-07-28 authorization-server-discovery: a
-// client tries both). Built once per server: it changes only with the configuration.
+// client tries both). Built once per configuration object: it changes only with the configuration
+// (a new object when the application's tools bring new scopes).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AS_PATHS, type AuthServerContext, endpointUrl } from '../context.ts';
@@ -13,7 +14,7 @@ export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_basic', 'clie
 /** RFC 7662 §2.1: introspection callers must authenticate, so `none` is not offered. */
 export const INTROSPECTION_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 
-const documents = new WeakMap<AuthServerContext, Record<string, unknown>>();
+const documents = new WeakMap<AuthServerContext['config'], Record<string, unknown>>();
 
 export async function metadata(
   _req: IncomingMessage,
@@ -25,10 +26,10 @@ export async function metadata(
 
 /** The RFC 8414 §2 document; `issuer` is exactly the identifier the metadata URL was built from (§3.3). */
 export function metadataDocument(ctx: AuthServerContext): Record<string, unknown> {
-  let doc = documents.get(ctx);
+  let doc = documents.get(ctx.config);
   if (doc === undefined) {
     doc = build(ctx);
-    documents.set(ctx, doc);
+    documents.set(ctx.config, doc);
   }
   return doc;
 }

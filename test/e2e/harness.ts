@@ -1,0 +1,315 @@
+// End-to-end plumbing: a real Keyhole (createKeyhole: SQLite in a temp data dir, the demo app unless
+// told otherwise, port 0) whose log lines are kept so tests can show no secret ever reached them; a
+// person signing in through the login and consent pages with the browser-like test client; and the
+// OAuth client helpers every flow repeats (PKCE, dynamic registration, code exchange).
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuthOptions } from '../../src/app/auth.ts';
+import { createKeyhole, type Keyhole } from '../../src/app/keyhole.ts';
+import { createUser } from '../../src/authserver/users.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import type { McpServer } from '../../src/server/server.ts';
+import type { Storage } from '../../src/storage/types.ts';
+import { Browser, isRedirect, type Page, visibleText } from '../authserver/browser.ts';
+
+export const PASSWORD = 'correct horse battery staple';
+/** A loopback redirect URI (RFC 8252 §7.3); nothing listens there: the browser stops at the redirect. */
+export const REDIRECT_URI = 'http://127.0.0.1:48123/callback';
+
+export interface RunningKeyhole {
+  readonly keyhole: Keyhole;
+  readonly storage: Storage;
+  /** The MCP endpoint URL (the RFC 8707 resource). */
+  readonly mcpUrl: URL;
+  /** The issuer identifier (the public base URL). */
+  readonly issuer: string;
+  readonly dataDir: string;
+  /** Every log line written so far (JSON), debug level included. */
+  readonly logs: string[];
+  /** Stops the server; the data directory is kept (restart) unless `remove` is set. */
+  stop(options?: { remove?: boolean }): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Reuse a data directory (restart); default: a new temp directory. */
+  dataDir?: string;
+  /** KEYHOLE_* variables on top of the harness defaults. */
+  env?: Record<string, string>;
+  /** CLI-style flags on top of the harness defaults (port 0, the data dir). */
+  flags?: Record<string, string | boolean>;
+  server?: McpServer;
+  auth?: AuthOptions;
+}
+
+/** Starts Keyhole as `keyhole serve` would, from a configuration loaded like the CLI loads it. */
+export async function startKeyhole(options: StartOptions = {}): Promise<RunningKeyhole> {
+  const dataDir = options.dataDir ?? join(mkdtempSync(join(tmpdir(), 'keyhole-e2e-')), 'data');
+  const config = loadConfig({
+    flags: { port: '0', 'data-dir': dataDir, ...options.flags },
+    env: {
+      // A test file makes more requests from 127.0.0.1 in a minute than the production default allows.
+      KEYHOLE_RATE_LIMIT_PER_MINUTE: '100000',
+      ...options.env,
+    },
+    cwd: tmpdir(),
+  });
+  const logs: string[] = [];
+  const logger = createLogger({ level: 'debug', write: (line) => logs.push(line) });
+  const keyhole = await createKeyhole(config, {
+    logger,
+    ...(options.server ? { server: options.server } : {}),
+    ...(options.auth ? { auth: options.auth } : {}),
+  });
+  const mcpUrl = await keyhole.listen();
+  const auth = keyhole.auth;
+  assert.ok(auth?.context, 'the authorization server is on');
+  let stopped: Promise<void> | undefined;
+  return {
+    keyhole,
+    storage: auth.storage,
+    mcpUrl,
+    issuer: auth.context.config.issuer,
+    dataDir,
+    logs,
+    stop(o = {}) {
+      stopped ??= keyhole.close().then(() => {
+        if (o.remove) rmSync(join(dataDir, '..'), { recursive: true, force: true });
+      });
+      return stopped;
+    },
+  };
+}
+
+export function addUser(k: RunningKeyhole, username: string, password = PASSWORD) {
+  return createUser(k.storage, username, password);
+}
+
+/** Asserts that none of the secrets appears in any log line. */
+export function assertNotLogged(k: RunningKeyhole, secrets: readonly (string | undefined)[]): void {
+  const text = k.logs.join('\n');
+  for (const s of secrets) {
+    if (s === undefined || s === '') continue;
+    assert.ok(!text.includes(s), `a secret (${s.slice(0, 6)}…) reached the log`);
+  }
+}
+
+/**
+ * A person at the authorization server: opens the authorization URL, signs in on the login page if it
+ * is shown, presses Approve on the consent page if it is shown, and returns where the server sends the
+ * browser back to (the client's redirect URI with code, state and iss).
+ */
+export async function authorizeInBrowser(
+  authorizationUrl: string | URL,
+  user: { username: string; password?: string },
+  browser = new Browser(),
+): Promise<URL> {
+  const start = new URL(authorizationUrl);
+  let page: Page = await browser.navigate(start);
+  for (let step = 0; step < 4; step++) {
+    if (isRedirect(page) && page.location!.origin !== start.origin) return page.location!;
+    const form = page.forms[0];
+    assert.ok(form, `expected the login or consent page, got ${page.status}: ${visibleText(page.body)}`);
+    if (form.fields.some(([name]) => name === 'password')) {
+      page = await browser.submit(page, {
+        fields: { username: user.username, password: user.password ?? PASSWORD },
+      });
+    } else {
+      page = await browser.submit(page, { button: 'approve' });
+    }
+    if (isRedirect(page) && page.location!.origin === start.origin)
+      page = await browser.navigate(page.location!);
+  }
+  assert.fail(`the authorization did not come back to the client: ${page.status} ${visibleText(page.body)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A hand-written public client (RFC 6749 + RFC 7636 + RFC 8707), for flows the SDKs do not expose
+
+export function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier, 'ascii').digest('base64url') };
+}
+
+/** RFC 7591 registration of a public client with one redirect URI. */
+export async function registerClient(k: RunningKeyhole, redirectUri = REDIRECT_URI): Promise<string> {
+  const res = await fetch(`${k.issuer}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'E2E client',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }),
+  });
+  assert.equal(res.status, 201);
+  return ((await res.json()) as { client_id: string }).client_id;
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token?: string;
+  scope?: string;
+  token_type: string;
+  expires_in: number;
+}
+
+/** The whole authorization-code flow as `username`, returning the token response. */
+export async function obtainTokens(
+  k: RunningKeyhole,
+  options: { clientId?: string; username: string; scope?: string; browser?: Browser },
+): Promise<Tokens & { clientId: string }> {
+  const clientId = options.clientId ?? (await registerClient(k));
+  const { verifier, challenge } = pkce();
+  const url = new URL(`${k.issuer}/authorize`);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    resource: k.mcpUrl.href,
+    state: randomBytes(8).toString('hex'),
+    ...(options.scope !== undefined ? { scope: options.scope } : {}),
+  }).toString();
+  const back = await authorizeInBrowser(url, { username: options.username }, options.browser);
+  const code = back.searchParams.get('code');
+  assert.ok(code, `no code in ${back.href}`);
+  const res = await fetch(`${k.issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: REDIRECT_URI,
+      resource: k.mcpUrl.href,
+    }),
+  });
+  const body = (await res.json()) as Tokens;
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return { ...body, clientId };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw MCP over HTTP with a bearer token
+
+export const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'keyhole-e2e', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+/** A 2026-07-28 tools/call with `token` (or none); the response as received. */
+export function callTool(
+  k: RunningKeyhole,
+  token: string | undefined,
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<Response> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': 'tools/call',
+    'mcp-name': name,
+  };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  return fetch(k.mcpUrl, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name, arguments: args, _meta: META },
+    }),
+  });
+}
+
+/** The `error="…"` of a WWW-Authenticate Bearer challenge. */
+export function challengeError(res: Response): string | undefined {
+  return /error="([^"]*)"/.exec(res.headers.get('www-authenticate') ?? '')?.[1];
+}
+
+// ---------------------------------------------------------------------------------------------
+// An https server on 127.0.0.1 with a self-signed certificate (Client ID Metadata Documents)
+
+export interface TestHttpsServer {
+  readonly origin: string;
+  /** `host:port`, for the CIMD fetcher's test-only allowHosts. */
+  readonly host: string;
+  readonly ca: Buffer;
+  /** Path → JSON document. */
+  readonly documents: Map<string, unknown>;
+  close(): Promise<void>;
+}
+
+export async function startHttpsServer(): Promise<TestHttpsServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'keyhole-e2e-tls-'));
+  let key: Buffer;
+  let cert: Buffer;
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    key = readFileSync(join(dir, 'key.pem'));
+    cert = readFileSync(join(dir, 'cert.pem'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const documents = new Map<string, unknown>();
+  const server: HttpsServer = createHttpsServer({ key, cert }, (req, res) => {
+    const doc = documents.get(req.url ?? '/');
+    if (doc === undefined) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const body = JSON.stringify(doc);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    origin: `https://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    ca: cert,
+    documents,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
