@@ -43,7 +43,10 @@ export interface ToolDefinition<
   input?: I;
   /** Output schema: when set, results must carry matching `structuredContent` (MCP server/tools "Output Schema"). */
   output?: O;
-  /** OAuth scopes a caller's token must hold to list and call this tool (enforced by the guard). */
+  /**
+   * OAuth scopes a caller's token must hold to call this tool: without them tools/call gets HTTP 403
+   * insufficient_scope naming every one (the tool stays listed, so clients can step up).
+   */
   scopes?: readonly string[];
   _meta?: JsonObject;
   handler: (
