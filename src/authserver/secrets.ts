@@ -9,6 +9,14 @@ export function randomSecret(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/**
+ * A new client identifier (RFC 6749 §2.2: unique, not a secret): 128 random bits, hex, so it never starts
+ * with `-` (which a command line would take for an option) and survives any copy and paste.
+ */
+export function newClientId(): string {
+  return randomBytes(16).toString('hex');
+}
+
 /** SHA-256 of the secret's UTF-8 bytes, base64url: the only form in which secrets are stored. */
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('base64url');

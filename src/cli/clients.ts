@@ -2,12 +2,11 @@
 // "Pre-registration"), kept in the server's storage. A confidential client's secret is printed once and
 // stored only as a hash.
 
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ensureDataDir } from '../app/data-dir.ts';
 import { metadataOf, REGISTRATION_RULES, validateClientMetadata } from '../authserver/clients/metadata.ts';
-import { hashSecret, randomSecret } from '../authserver/secrets.ts';
+import { hashSecret, newClientId, randomSecret } from '../authserver/secrets.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openStorage } from '../storage/open.ts';
@@ -139,7 +138,7 @@ async function add(
   const v = checked.value;
   const secret = confidential ? randomSecret() : undefined;
   const client: ClientRecord = {
-    clientId: randomBytes(16).toString('base64url'),
+    clientId: newClientId(),
     ...(secret !== undefined ? { secretHash: hashSecret(secret), secretExpiresAt: 0 } : {}),
     source: 'static',
     redirectUris: v.redirectUris,

@@ -216,3 +216,13 @@ describe('keyhole clients list / remove', () => {
     assert.match(t.err(), /invalid configuration[\s\S]*KEYHOLE_PORT/);
   });
 });
+
+describe('client identifiers', () => {
+  test('never start with "-" (a command line would read them as options)', async () => {
+    const { newClientId } = await import('../../src/authserver/secrets.ts');
+    for (let i = 0; i < 2000; i++) {
+      const id = newClientId();
+      assert.match(id, /^[0-9a-f]{32}$/);
+    }
+  });
+});

@@ -115,7 +115,7 @@ describe('Dynamic Client Registration RFC 7591', () => {
     assert.equal(res.headers.get('cache-control'), 'no-store');
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     const body = (await res.json()) as Record<string, unknown>;
-    assert.match(String(body.client_id), /^[A-Za-z0-9_-]{22}$/);
+    assert.match(String(body.client_id), /^[0-9a-f]{32}$/);
     assert.equal(body.client_secret, undefined);
     assert.equal(body.client_secret_expires_at, undefined);
     assert.equal(body.client_id_issued_at, 1_700_000_000);

@@ -3,7 +3,6 @@
 // "Dynamic Client Registration"). Open registration, so it is rate-limited per IP; a client gets a
 // random id and, when confidential, a secret that is shown once and stored only as a hash.
 
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientRecord } from '../../storage/types.ts';
 import { metadataOf, REGISTRATION_RULES, validateClientMetadata } from '../clients/metadata.ts';
@@ -11,7 +10,7 @@ import type { AuthServerContext } from '../context.ts';
 import { clientIp, readJsonBody, sendJson, sendOAuthError } from '../http.ts';
 import { OAuthError } from '../oauth-error.ts';
 import { checkRateLimit } from '../rate-limit.ts';
-import { hashSecret, randomSecret } from '../secrets.ts';
+import { hashSecret, newClientId, randomSecret } from '../secrets.ts';
 
 export async function register(
   req: IncomingMessage,
@@ -66,7 +65,7 @@ function newClient(body: unknown, now: number): ClientRecord {
   const v = checked.value;
   return {
     // Not a secret (RFC 6749 §2.2), but unguessable so ids cannot be enumerated.
-    clientId: randomBytes(16).toString('base64url'),
+    clientId: newClientId(),
     source: 'dynamic',
     redirectUris: v.redirectUris,
     grantTypes: v.grantTypes,
