@@ -1,0 +1,56 @@
+// Redis holds Keyhole's fast, expiring state (issue #4 "Adapters"): authorization codes and revoked
+// token ids here; the rate limiter (src/authserver/rate-limit-redis.ts) shares the client. Durable
+// records stay in the SQL store; `composeStorage` (../compose.ts) joins the two into one Storage.
+// Every key lives under one prefix (default `keyhole:`), so several deployments can share a server.
+
+import { connectRedis, type RedisClient, type RedisConnectOptions } from './client.ts';
+import { RedisCodeStore } from './codes.ts';
+import { RedisRevocationStore } from './revocations.ts';
+
+export { RedisUnavailableError } from './client.ts';
+
+export interface RedisStoresOptions extends RedisConnectOptions {
+  /** Prefix of every key (default `keyhole:`). */
+  prefix?: string;
+  /** Clock used to turn `expiresAt` into a key TTL (default Date.now). */
+  now?: () => number;
+  /** Keys outlive their `expiresAt` by this much, ms: the clock skew tolerated between replicas (default 5000). */
+  expiryGraceMs?: number;
+}
+
+export const DEFAULT_REDIS_PREFIX = 'keyhole:';
+
+export class RedisStores {
+  readonly client: RedisClient;
+  readonly prefix: string;
+  readonly codes: RedisCodeStore;
+  readonly revocations: RedisRevocationStore;
+  #closed = false;
+
+  constructor(client: RedisClient, options: Omit<RedisStoresOptions, 'url'> = {}) {
+    this.client = client;
+    this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    const expiry = { clock: options.now ?? Date.now, graceMs: options.expiryGraceMs ?? 5000 };
+    this.codes = new RedisCodeStore(client, this.prefix, expiry);
+    this.revocations = new RedisRevocationStore(client, this.prefix, expiry);
+  }
+
+  /** Resolves if Redis answers. */
+  async ping(): Promise<void> {
+    if (this.#closed) throw new Error('storage is closed');
+    await this.client.ping();
+  }
+
+  /** Closes the connection after replies to commands already sent have arrived. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.client.isOpen) await this.client.close();
+  }
+}
+
+/** Connects to Redis (rejecting with RedisUnavailableError if it cannot) and returns its stores. */
+export async function openRedisStores(options: RedisStoresOptions): Promise<RedisStores> {
+  const client = await connectRedis(options);
+  return new RedisStores(client, options);
+}
