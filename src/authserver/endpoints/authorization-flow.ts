@@ -324,6 +324,35 @@ export function internalError(
 /** Forms of our pages are tiny; anything bigger is not one of them. */
 const MAX_FORM_BYTES = 16 * 1024;
 
+/** A page's form POST with the pending authorization it carries, reopened and checked. */
+export interface PageRequest {
+  readonly form: Params;
+  readonly pending: PendingAuthorization;
+  /** The user the page was shown to, when it was shown to a signed-in user. */
+  readonly userId?: string;
+  readonly client: ClientRecord;
+}
+
+/**
+ * Reads a login or consent form and reopens its sealed pending authorization, checking that the client
+ * and its redirect URI are still valid. Answers the request itself (and returns undefined) otherwise.
+ */
+export async function openPageRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: FrontChannelContext,
+): Promise<PageRequest | undefined> {
+  const form = await readPageForm(req, res, ctx);
+  if (form === undefined) return undefined;
+  const opened = openPending(ctx, form.get('request'));
+  const client = opened && (await pendingClient(ctx, opened.pending));
+  if (opened === undefined || client === undefined) {
+    sendErrorPage(req, res, expiredRequest());
+    return undefined;
+  }
+  return { form, client, ...opened };
+}
+
 /** Reads a page's form POST; answers the request itself (and returns undefined) when it is not one. */
 export async function readPageForm(
   req: IncomingMessage,

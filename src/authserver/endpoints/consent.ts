@@ -5,13 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OAuthError } from '../oauth-error.ts';
 import {
-  expiredRequest,
   type FrontChannelContext,
   frontChannel,
   internalError,
-  openPending,
-  pendingClient,
-  readPageForm,
+  openPageRequest,
   redirectError,
   renderConsent,
   renderLogin,
@@ -32,15 +29,9 @@ export async function handleConsent(
 }
 
 async function consent(req: IncomingMessage, res: ServerResponse, ctx: FrontChannelContext): Promise<void> {
-  const form = await readPageForm(req, res, ctx);
-  if (form === undefined) return;
-  const opened = openPending(ctx, form.get('request'));
-  const client = opened && (await pendingClient(ctx, opened.pending));
-  if (opened === undefined || client === undefined) {
-    sendErrorPage(req, res, expiredRequest());
-    return;
-  }
-  const { pending } = opened;
+  const opened = await openPageRequest(req, res, ctx);
+  if (opened === undefined) return;
+  const { form, pending, client } = opened;
   const session = await frontChannel(ctx).sessions.read(req, ctx.storage, ctx.now());
   if (session === undefined) {
     // The sign-in ended (expired, password changed, user removed) while the page was open.

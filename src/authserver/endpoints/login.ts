@@ -8,16 +8,12 @@ import { OAuthError } from '../oauth-error.ts';
 import { checkRateLimit } from '../rate-limit.ts';
 import { verifyUser } from '../users.ts';
 import {
-  expiredRequest,
   type FrontChannelContext,
   frontChannel,
   internalError,
-  openPending,
-  pendingClient,
+  openPageRequest,
   proceed,
-  readPageForm,
   renderLogin,
-  sendErrorPage,
 } from './authorization-flow.ts';
 
 /** Usernames beyond this are cut in events and logs (the input is attacker-chosen). */
@@ -37,15 +33,9 @@ export async function handleLogin(
 }
 
 async function login(req: IncomingMessage, res: ServerResponse, ctx: FrontChannelContext): Promise<void> {
-  const form = await readPageForm(req, res, ctx);
-  if (form === undefined) return;
-  const opened = openPending(ctx, form.get('request'));
-  const client = opened && (await pendingClient(ctx, opened.pending));
-  if (opened === undefined || client === undefined) {
-    sendErrorPage(req, res, expiredRequest());
-    return;
-  }
-  const { pending } = opened;
+  const opened = await openPageRequest(req, res, ctx);
+  if (opened === undefined) return;
+  const { form, pending, client } = opened;
   const ip = clientIp(req);
   const username = form.get('username') ?? '';
   const password = form.get('password') ?? '';
