@@ -6,8 +6,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { ClientRecord } from '../storage/types.ts';
 import type { AuthServerContext } from './context.ts';
-import type { Params } from './http.ts';
+import { clientIp, type Params, readForm } from './http.ts';
 import { OAuthError } from './oauth-error.ts';
+import { checkRateLimit } from './rate-limit.ts';
 import { hashSecret, safeEqual } from './secrets.ts';
 
 export type ClientAuthMethod = ClientRecord['tokenEndpointAuthMethod'];
@@ -180,4 +181,23 @@ function challengeFor(method: ClientAuthMethod, realm: string): Record<string, s
 /** Client ids reach logs only as bounded printable text (a CIMD id is a URL chosen by anyone). */
 function printable(value: string): string {
   return value.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}
+
+/**
+ * The front of the client-authenticated back-channel endpoints (/revoke, /introspect): form body, client
+ * credentials, the rate limit on the client the request claims to be (checked before the secret, so the
+ * endpoint cannot be used to guess it), then client authentication as at the token endpoint.
+ */
+export async function authenticateBackChannel(
+  req: IncomingMessage,
+  ctx: AuthServerContext,
+  endpoint: 'revoke' | 'introspect',
+  options: ClientAuthOptions = {},
+): Promise<{ params: Params; client: ClientRecord }> {
+  const params = await readForm(req);
+  const credentials = readClientCredentials(req, params, ctx.config.issuer);
+  const limited = await checkRateLimit(ctx, endpoint, { ip: clientIp(req), clientId: credentials.clientId });
+  if (limited) throw limited;
+  const { client } = await verifyClient(ctx, credentials, options);
+  return { params, client };
 }

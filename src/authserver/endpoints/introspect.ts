@@ -5,13 +5,12 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientRecord } from '../../storage/types.ts';
-import { readClientCredentials, verifyClient } from '../client-auth.ts';
+import { authenticateBackChannel } from '../client-auth.ts';
 import type { AuthServerContext } from '../context.ts';
 import { lookupToken } from '../grants/lookup.ts';
 import { requireParam } from '../grants/params.ts';
 import { grantRevocationId } from '../grants/revoke.ts';
-import { clientIp, readForm, sendJson, sendOAuthError } from '../http.ts';
-import { checkRateLimit } from '../rate-limit.ts';
+import { sendJson, sendOAuthError } from '../http.ts';
 import { formatScope } from '../scopes.ts';
 
 const INACTIVE = Object.freeze({ active: false });
@@ -22,14 +21,11 @@ export async function introspect(
   ctx: AuthServerContext,
 ): Promise<void> {
   try {
-    const ip = clientIp(req);
-    // RFC 7662 §2.1: POST with application/x-www-form-urlencoded parameters.
-    const params = await readForm(req);
-    const credentials = readClientCredentials(req, params, ctx.config.issuer);
-    const limited = await checkRateLimit(ctx, 'introspect', { ip, clientId: credentials.clientId });
-    if (limited) throw limited;
-    // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization"; §2.3: 401 otherwise.
-    const { client } = await verifyClient(ctx, credentials, { confidentialOnly: true });
+    // RFC 7662 §2.1: a form POST, and "the endpoint MUST also require some form of authorization"
+    // (§2.3: 401 otherwise) — confidential clients only.
+    const { params, client } = await authenticateBackChannel(req, ctx, 'introspect', {
+      confidentialOnly: true,
+    });
     const token = requireParam(params, 'token');
     const answer = await inspect(ctx, client, token, params.get('token_type_hint'));
     sendJson(res, 200, answer);

@@ -6,13 +6,12 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientRecord } from '../../storage/types.ts';
-import { readClientCredentials, verifyClient } from '../client-auth.ts';
+import { authenticateBackChannel } from '../client-auth.ts';
 import type { AuthServerContext } from '../context.ts';
 import { lookupToken } from '../grants/lookup.ts';
 import { requireParam } from '../grants/params.ts';
 import { accessTokenRevocationExpiry, revokeGrant } from '../grants/revoke.ts';
-import { clientIp, readForm, sendEmpty, sendOAuthError } from '../http.ts';
-import { checkRateLimit } from '../rate-limit.ts';
+import { sendEmpty, sendOAuthError } from '../http.ts';
 
 const REASON = 'revoked by the client';
 
@@ -22,14 +21,9 @@ export async function revoke(
   ctx: AuthServerContext,
 ): Promise<void> {
   try {
-    const ip = clientIp(req);
-    // RFC 7009 §2.1: POST with application/x-www-form-urlencoded parameters.
-    const params = await readForm(req);
-    const credentials = readClientCredentials(req, params, ctx.config.issuer);
-    const limited = await checkRateLimit(ctx, 'revoke', { ip, clientId: credentials.clientId });
-    if (limited) throw limited;
-    // RFC 7009 §2.1: the client authenticates as at the token endpoint (public clients by client_id).
-    const { client } = await verifyClient(ctx, credentials);
+    // RFC 7009 §2.1: a form POST; the client authenticates as at the token endpoint (public clients by
+    // client_id).
+    const { params, client } = await authenticateBackChannel(req, ctx, 'revoke');
     const token = requireParam(params, 'token');
     // RFC 7009 §2.1: token_type_hint is only a hint; an unknown value is not an error (§2.2.1's
     // unsupported_token_type is for token types the server cannot revoke, and it revokes both kinds).
