@@ -4,21 +4,12 @@
 // Bench-only hook (never in src/): with KEYHOLE_BENCH_HOOKS=1, node --expose-gc and an IPC channel,
 // the message {op: 'memory'} forces full garbage collections and answers with process.memoryUsage().
 
-import * as z from 'zod';
 import { Engine } from '../src/protocol/engine.ts';
-import { McpServer } from '../src/server/server.ts';
 import { createHttpApp } from '../src/transport/http/app.ts';
 import { announce, benchPort, exitWithParent } from './lib/announce.ts';
+import { echoServer } from './lib/echo.ts';
 
-const server = new McpServer({ name: 'keyhole-bench', version: '1.0.0' });
-server.tool({
-  name: 'echo',
-  description: 'Echoes its text argument',
-  input: z.object({ text: z.string() }),
-  handler: ({ text }) => ({ content: [{ type: 'text', text }] }),
-});
-
-const engine = new Engine(server);
+const engine = new Engine(echoServer());
 const app = createHttpApp(engine, { port: benchPort() });
 await app.listen();
 announce(app.address());

@@ -33,10 +33,14 @@ async function start(live: Live, profileDir: string | undefined): Promise<void> 
     : [];
   try {
     live.server = await startServer(TARGETS[id].script, { execArgv });
-    live.request = await TARGETS[id].prepare(live.server.url);
+    const target = TARGETS[id];
+    live.request = await target.prepare(live.server);
     // A benchmark of an erroring server is worthless: the echo must come back before and after.
-    live.report.verified = await verify(live.server.url, live.request, TARGETS[id].era);
-    log(`  ${id}: ${live.server.url} verified (${live.report.verified})`);
+    live.report.verified = await verify(live.server.url, live.request, target.era);
+    if (target.checkBefore) live.report.checks = [await target.checkBefore(live.server, live.request)];
+    log(
+      `  ${id}: ${live.server.url} verified (${[live.report.verified, ...(live.report.checks ?? [])].join('; ')})`,
+    );
   } catch (err) {
     fail(live, err);
   }
@@ -109,9 +113,17 @@ async function main(): Promise<number> {
     await loadAll(lives, opts);
     for (const live of lives) {
       if (live.report.error || !live.server || !live.request) continue;
-      await verify(live.server.url, live.request, TARGETS[live.report.id].era).catch((err: unknown) =>
-        fail(live, `after load: ${message(err)}`),
-      );
+      const target = TARGETS[live.report.id];
+      try {
+        await verify(live.server.url, live.request, target.era);
+        if (target.checkAfter) {
+          const found = await target.checkAfter(live.server, live.request);
+          live.report.checks = [...(live.report.checks ?? []), found];
+          log(`  ${live.report.id}: after load: ${found}`);
+        }
+      } catch (err) {
+        fail(live, `after load: ${message(err)}`);
+      }
     }
   } finally {
     await Promise.all(lives.map((l) => l.server?.stop()));

@@ -5,6 +5,11 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 
+/** A message over the IPC channel: `op` names it, and the reply carries the same `op`. */
+export interface IpcMessage {
+  op: string;
+}
+
 export interface ServerProcess {
   readonly url: string;
   readonly pid: number;
@@ -16,7 +21,7 @@ export interface ServerProcess {
   /** The server's stderr so far (the last 8 KB), for failure reports. */
   stderr(): string;
   /** Sends a message over the IPC channel and resolves with the first reply of the same `op`. */
-  ask<T>(message: { op: string }, timeoutMs?: number): Promise<T>;
+  ask<T>(message: IpcMessage, timeoutMs?: number): Promise<T>;
   /** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. */
   stop(): Promise<void>;
 }
@@ -76,7 +81,7 @@ export async function startServer(script: string, options: StartOptions = {}): P
     pid: child.pid!,
     cpuTimeMs: () => procCpuTimeMs(child.pid!),
     stderr: () => err,
-    ask<T>(message: { op: string }, timeoutMs = 30_000): Promise<T> {
+    ask<T>(message: IpcMessage, timeoutMs = 30_000): Promise<T> {
       if (!child.send) return Promise.reject(new Error('no IPC channel'));
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => {

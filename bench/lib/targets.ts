@@ -1,13 +1,25 @@
 // The servers under test and the one request each is loaded with: `tools/call` of `echo`.
 
 import { fileURLToPath } from 'node:url';
+import { authorizedRequest, checkGuarded, checkRevocation } from './auth.ts';
+import type { ServerProcess } from './child.ts';
 
 export const ECHO_TEXT = 'the quick brown fox jumps over the lazy dog';
 export const MODERN_VERSION = '2026-07-28';
 export const LEGACY_VERSION = '2025-11-25';
 
-export type TargetId = 'keyhole-modern' | 'keyhole-legacy' | 'bare' | 'sdk-v2';
-export const TARGET_IDS: readonly TargetId[] = ['keyhole-modern', 'keyhole-legacy', 'bare', 'sdk-v2'];
+export type TargetId = 'keyhole-modern' | 'keyhole-modern-auth' | 'keyhole-legacy' | 'bare' | 'sdk-v2';
+/** The run order: keyhole-modern-auth right after keyhole-modern, so their ratio compares adjacent runs. */
+export const TARGET_IDS: readonly TargetId[] = [
+  'keyhole-modern',
+  'keyhole-modern-auth',
+  'keyhole-legacy',
+  'bare',
+  'sdk-v2',
+];
+
+/** What a target's setup and checks may use of its server process. */
+export type BenchServer = Pick<ServerProcess, 'url' | 'ask'>;
 
 export interface Target {
   readonly id: TargetId;
@@ -16,12 +28,18 @@ export interface Target {
   /** 'modern': the reply must be a 2026-07-28 result (`resultType`), proving the stateless path served it. */
   readonly era?: 'modern';
   /** Builds the loaded request; legacy targets open their session here. */
-  prepare(url: string): Promise<LoadRequest>;
+  prepare(server: BenchServer): Promise<LoadRequest>;
+  /** Checks beyond the echo, before the load (e.g. that requests without a token are refused). */
+  checkBefore?(server: BenchServer, request: LoadRequest): Promise<string>;
+  /** Checks after the load and the second echo (the server is not loaded again afterwards). */
+  checkAfter?(server: BenchServer, request: LoadRequest): Promise<string>;
 }
 
 export interface LoadRequest {
   readonly headers: Record<string, string>;
   readonly body: string;
+  /** The `jti` of the bearer token in `headers`, if any (revoked by a check after the load). */
+  readonly tokenId?: string;
 }
 
 const script = (name: string) => fileURLToPath(new URL(`../${name}`, import.meta.url));
@@ -29,7 +47,7 @@ const script = (name: string) => fileURLToPath(new URL(`../${name}`, import.meta
 const ACCEPT = 'application/json, text/event-stream';
 
 /** MCP 2026-07-28: stateless, version and capabilities in `_meta`, routing headers mirror the body. */
-function modernRequest(): LoadRequest {
+export function modernRequest(): LoadRequest {
   return {
     headers: {
       'content-type': 'application/json',
@@ -117,11 +135,20 @@ export const TARGETS: Record<TargetId, Target> = {
     era: 'modern',
     prepare: async () => modernRequest(),
   },
+  'keyhole-modern-auth': {
+    id: 'keyhole-modern-auth',
+    description: `Keyhole, ${MODERN_VERSION} stateless, bearer token`,
+    script: script('keyhole-auth-server.ts'),
+    era: 'modern',
+    prepare: (server) => authorizedRequest(server, modernRequest()),
+    checkBefore: checkGuarded,
+    checkAfter: checkRevocation,
+  },
   'keyhole-legacy': {
     id: 'keyhole-legacy',
     description: `Keyhole, ${LEGACY_VERSION} session`,
     script: script('keyhole-server.ts'),
-    prepare: async (url) => legacyRequest(await openLegacySession(url)),
+    prepare: async ({ url }) => legacyRequest(await openLegacySession(url)),
   },
   bare: {
     id: 'bare',
