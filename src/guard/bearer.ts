@@ -33,6 +33,6 @@ export function isB64Token(token: string): boolean {
 }
 
 /** RFC 6750 §2.3 (URI query parameter) is forbidden by MCP: its presence is an error, never a credential. */
-export function hasQueryToken(url: URL): boolean {
-  return url.search !== '' && url.searchParams.has('access_token');
+export function hasQueryToken(query: string): boolean {
+  return query !== '' && new URLSearchParams(query).has('access_token');
 }

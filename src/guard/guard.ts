@@ -191,10 +191,14 @@ export function createGuard(options: GuardOptions): ResourceGuard {
     return entry.result;
   };
 
-  const guard: Guard = async (req: IncomingMessage, ctx: { url: URL }): Promise<GuardResult> => {
-    if (!warm) await ready();
+  // Synchronous on a cache hit (the common case): no promise turn on the hot path.
+  const guard: Guard = (
+    req: IncomingMessage,
+    ctx: { readonly query: string },
+  ): GuardResult | Promise<GuardResult> => {
+    if (!warm) return ready().then(() => guard(req, ctx));
     // MCP 2026-07-28 authorization "Token Requirements" 2: never in the query string, not even alongside a header.
-    if (hasQueryToken(ctx.url)) return queryToken;
+    if (hasQueryToken(ctx.query)) return queryToken;
     const credentials = readCredentials(req.headers.authorization);
     if (credentials.kind === 'none') return missing;
     if (credentials.kind === 'malformed') return malformed;

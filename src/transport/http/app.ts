@@ -27,8 +27,15 @@ export interface GuardRejection {
   body: string;
 }
 export type GuardResult = { principal?: Principal } | GuardRejection;
-/** Authenticates a request to an MCP endpoint (the resource-server guard plugs in here). */
-export type Guard = (req: IncomingMessage, ctx: { url: URL }) => Promise<GuardResult>;
+/**
+ * Authenticates a request to an MCP endpoint (the resource-server guard plugs in here). `query` is the
+ * raw query string ('' when there is none). A guard may answer synchronously (e.g. a cached token): the
+ * request then goes on without an extra promise turn.
+ */
+export type Guard = (
+  req: IncomingMessage,
+  ctx: { readonly query: string },
+) => GuardResult | Promise<GuardResult>;
 /** Extra routes; returns true when it answered the request. */
 export type Routes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -182,17 +189,23 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
       route(req, res, path, query, undefined);
       return;
     }
-    guard(req, { url: new URL(req.url ?? '/', publicUrl) }).then(
-      (result) => {
-        if ('status' in result) {
-          res.writeHead(result.status, result.headers);
-          res.end(result.body);
-          return;
-        }
-        route(req, res, path, query, result.principal);
-      },
-      (err: unknown) => failed(res, err),
-    );
+    const admit = (result: GuardResult) => {
+      if ('status' in result) {
+        res.writeHead(result.status, result.headers);
+        res.end(result.body);
+        return;
+      }
+      route(req, res, path, query, result.principal);
+    };
+    let result: GuardResult | Promise<GuardResult>;
+    try {
+      result = guard(req, { query });
+    } catch (err) {
+      failed(res, err);
+      return;
+    }
+    if (result instanceof Promise) result.then(admit, (err: unknown) => failed(res, err));
+    else admit(result);
   };
 
   const route = (
