@@ -4,17 +4,14 @@
 // allow-list; without it the SSRF guard refuses before connecting.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type CimdOptions, CimdResolver, isCimdClientId } from '../../src/authserver/clients/cimd.ts';
 import { ClientRegistry } from '../../src/authserver/clients/registry.ts';
 import { openStorage } from '../../src/storage/open.ts';
+import { selfSignedLoopbackCert } from '../support/tls.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -28,47 +25,20 @@ const hits = new Map<string, number>();
 const held: (() => void)[] = [];
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'keyhole-cimd-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    ca = readFileSync(join(dir, 'cert.pem'));
-    const key = readFileSync(join(dir, 'key.pem'));
-    server = createServer({ key, cert: ca }, (req, res) => {
-      const path = req.url ?? '/';
-      hits.set(path, (hits.get(path) ?? 0) + 1);
-      const handler = routes.get(path);
-      if (handler) handler(req, res);
-      else {
-        res.writeHead(404);
-        res.end();
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const tls = selfSignedLoopbackCert();
+  ca = tls.cert;
+  const key = tls.key;
+  server = createServer({ key, cert: ca }, (req, res) => {
+    const path = req.url ?? '/';
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const handler = routes.get(path);
+    if (handler) handler(req, res);
+    else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   origin = `https://127.0.0.1:${port}`;
   allowHost = `127.0.0.1:${port}`;

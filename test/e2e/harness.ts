@@ -4,9 +4,8 @@
 // OAuth client helpers every flow repeats (PKCE, dynamic registration, code exchange).
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +18,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import type { McpServer } from '../../src/server/server.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { Browser, isRedirect, type Page, visibleText } from '../authserver/browser.ts';
+import { selfSignedLoopbackCert } from '../support/tls.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 /** A loopback redirect URI (RFC 8252 §7.3); nothing listens there: the browser stops at the redirect. */
@@ -256,38 +256,7 @@ export interface TestHttpsServer {
 }
 
 export async function startHttpsServer(): Promise<TestHttpsServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'keyhole-e2e-tls-'));
-  let key: Buffer;
-  let cert: Buffer;
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    key = readFileSync(join(dir, 'key.pem'));
-    cert = readFileSync(join(dir, 'cert.pem'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { key, cert } = selfSignedLoopbackCert();
   const documents = new Map<string, unknown>();
   const server: HttpsServer = createHttpsServer({ key, cert }, (req, res) => {
     const doc = documents.get(req.url ?? '/');
