@@ -279,6 +279,16 @@ describe('Dynamic Client Registration RFC 7591', () => {
     ['tos_uri relative', { redirect_uris: ['https://a.example/cb'], tos_uri: 'tos.html' }, /tos_uri/],
     ['redirect_uris not an array', { redirect_uris: 'https://a.example/cb' }, /array of strings/],
     ['a JSON array body', [], /JSON object/],
+    [
+      'a control character in client_name',
+      { redirect_uris: ['https://a.example/cb'], client_name: 'Good\u001b[31mEvil' },
+      /control characters/,
+    ],
+    [
+      'NUL in an extension field',
+      { redirect_uris: ['https://a.example/cb'], client_name: 'ok', x_vendor: { note: 'a\u0000b' } },
+      /NUL/,
+    ],
   ];
   for (const [name, body, description] of invalidMetadata) {
     test(`invalid_client_metadata: ${name}`, async () => {

@@ -174,7 +174,12 @@ export function validateClientMetadata(input: unknown, rules: MetadataRules): Me
     }
     if (clientName.length > MAX_NAME_LENGTH)
       return metadataError(`client_name is longer than ${MAX_NAME_LENGTH} characters`);
+    // The name is shown to people on the consent page: no control characters (C0, DEL, C1).
+    if (CONTROL.test(clientName)) return metadataError('client_name must not contain control characters');
   }
+  // No NUL anywhere in the metadata: it is stored (and echoed) verbatim, and text columns of some
+  // databases (PostgreSQL) cannot hold U+0000.
+  if (containsNul(body)) return metadataError('client metadata must not contain NUL characters');
 
   const applicationType = body.application_type;
   // OpenID Connect Dynamic Client Registration 1.0 §2 `application_type` (MCP client-registration
@@ -280,4 +285,15 @@ export function quoted(value: string, max = 100): string {
 
 function metadataError(description: string): { ok: false } & MetadataProblem {
   return { ok: false, error: 'invalid_client_metadata', description };
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 16 || value === null || typeof value !== 'object') return false;
+  for (const [k, v] of Object.entries(value))
+    if (k.includes('\u0000') || containsNul(v, depth + 1)) return true;
+  return false;
 }
