@@ -1,7 +1,7 @@
 import type { AuthorizationCodeRecord, AuthorizationCodeStore, ConsumeResult } from '../types.ts';
-import { type Database, insertOrConflict, type Row, statement } from './db.ts';
+import { type Database, insertOrConflict, statement } from './db.ts';
 import type { PostgresPurger } from './purge.ts';
-import { int, optText, setOpt, strings, text } from './row.ts';
+import { toCode } from './row.ts';
 
 const INSERT = statement(
   'codes_insert',
@@ -70,21 +70,4 @@ export class PostgresCodeStore implements AuthorizationCodeStore {
   async markRedeemed(codeHash: string, grantId: string): Promise<void> {
     await this.#db.run(MARK_REDEEMED, [codeHash, grantId]);
   }
-}
-
-function toCode(row: Row): AuthorizationCodeRecord {
-  const code: AuthorizationCodeRecord = {
-    codeHash: text(row, 'code_hash'),
-    clientId: text(row, 'client_id'),
-    userId: text(row, 'user_id'),
-    redirectUri: text(row, 'redirect_uri'),
-    scopes: strings(row, 'scopes'),
-    resource: text(row, 'resource'),
-    codeChallenge: text(row, 'code_challenge'),
-    codeChallengeMethod: text(row, 'code_challenge_method') as AuthorizationCodeRecord['codeChallengeMethod'],
-    authTime: int(row, 'auth_time'),
-    expiresAt: int(row, 'expires_at'),
-  };
-  setOpt(code, 'grantId', optText(row, 'grant_id'));
-  return code;
 }

@@ -1,6 +1,6 @@
 import type { ConsentRecord, ConsentStore } from '../types.ts';
-import { type Database, type Row, statement } from './db.ts';
-import { int, strings, text } from './row.ts';
+import { type Database, statement } from './db.ts';
+import { toConsent } from './row.ts';
 
 const GET = statement(
   'consents_get',
@@ -34,14 +34,4 @@ export class PostgresConsentStore implements ConsentStore {
   async revoke(userId: string, clientId: string): Promise<number> {
     return (await this.#db.run(REVOKE, [userId, clientId])).rowCount;
   }
-}
-
-function toConsent(row: Row): ConsentRecord {
-  return {
-    userId: text(row, 'user_id'),
-    clientId: text(row, 'client_id'),
-    redirectUri: text(row, 'redirect_uri'),
-    scopes: strings(row, 'scopes'),
-    grantedAt: int(row, 'granted_at'),
-  };
 }

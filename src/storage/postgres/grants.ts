@@ -1,7 +1,7 @@
 import type { GrantRecord, GrantStore, RefreshTokenRecord, RotateResult } from '../types.ts';
 import { type Database, insertOrConflict, type Row, type Run, statement } from './db.ts';
 import type { PostgresPurger } from './purge.ts';
-import { int, optInt, optText, setOpt, strings, text } from './row.ts';
+import { int, optInt, setOpt, text, toGrant } from './row.ts';
 
 const INSERT_GRANT = statement(
   'grants_insert',
@@ -154,20 +154,4 @@ function toFound(row: Row): { token: RefreshTokenRecord; grant: GrantRecord } {
   };
   setOpt(token, 'rotatedAt', optInt(row, 'rotated_at'));
   return { token, grant: toGrant(row) };
-}
-
-function toGrant(row: Row): GrantRecord {
-  const grant: GrantRecord = {
-    id: text(row, 'id'),
-    clientId: text(row, 'client_id'),
-    subject: text(row, 'subject'),
-    scopes: strings(row, 'scopes'),
-    resource: text(row, 'resource'),
-    authTime: int(row, 'auth_time'),
-    createdAt: int(row, 'created_at'),
-    expiresAt: int(row, 'expires_at'),
-  };
-  setOpt(grant, 'revokedAt', optInt(row, 'revoked_at'));
-  setOpt(grant, 'revokedReason', optText(row, 'revoked_reason'));
-  return grant;
 }

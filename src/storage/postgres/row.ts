@@ -1,6 +1,7 @@
 // Typed reads of pg rows. A column of the wrong type means a corrupt or foreign database: fail loudly
 // rather than hand the authorization server a malformed record.
 
+import { recordReaders } from '../sql-records.ts';
 import type { Row } from './db.ts';
 
 export function text(row: Row, column: string): string {
@@ -42,7 +43,7 @@ export function object(row: Row, column: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Sets `key` on `target` only when `value` is defined (records have no "present but undefined"). */
-export function setOpt<T, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
-  if (value !== undefined) target[key] = value;
-}
+export { setOpt } from '../sql-records.ts';
+
+/** The record mappers shared with the other SQL adapter, over this adapter's column readers. */
+export const { toCode, toConsent, toGrant } = recordReaders<Row>({ text, int, optText, optInt, strings });

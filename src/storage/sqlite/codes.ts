@@ -1,7 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { AuthorizationCodeRecord, AuthorizationCodeStore, ConsumeResult } from '../types.ts';
 import type { SqlitePurger } from './purge.ts';
-import { insertOrConflict, int, optText, type Row, setOpt, strings, text } from './row.ts';
+import { insertOrConflict, toCode } from './row.ts';
 
 export class SqliteCodeStore implements AuthorizationCodeStore {
   readonly #insert: StatementSync;
@@ -64,21 +64,4 @@ export class SqliteCodeStore implements AuthorizationCodeStore {
   async markRedeemed(codeHash: string, grantId: string): Promise<void> {
     this.#markRedeemed.run(grantId, codeHash);
   }
-}
-
-function toCode(row: Row): AuthorizationCodeRecord {
-  const code: AuthorizationCodeRecord = {
-    codeHash: text(row, 'code_hash'),
-    clientId: text(row, 'client_id'),
-    userId: text(row, 'user_id'),
-    redirectUri: text(row, 'redirect_uri'),
-    scopes: strings(row, 'scopes'),
-    resource: text(row, 'resource'),
-    codeChallenge: text(row, 'code_challenge'),
-    codeChallengeMethod: text(row, 'code_challenge_method') as AuthorizationCodeRecord['codeChallengeMethod'],
-    authTime: int(row, 'auth_time'),
-    expiresAt: int(row, 'expires_at'),
-  };
-  setOpt(code, 'grantId', optText(row, 'grant_id'));
-  return code;
 }

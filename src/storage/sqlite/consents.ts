@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ConsentRecord, ConsentStore } from '../types.ts';
-import { int, type Row, strings, text } from './row.ts';
+import { toConsent } from './row.ts';
 
 export class SqliteConsentStore implements ConsentStore {
   readonly #get: StatementSync;
@@ -36,14 +36,4 @@ export class SqliteConsentStore implements ConsentStore {
   async revoke(userId: string, clientId: string): Promise<number> {
     return Number(this.#revoke.run(userId, clientId).changes);
   }
-}
-
-function toConsent(row: Row): ConsentRecord {
-  return {
-    userId: text(row, 'user_id'),
-    clientId: text(row, 'client_id'),
-    redirectUri: text(row, 'redirect_uri'),
-    scopes: strings(row, 'scopes'),
-    grantedAt: int(row, 'granted_at'),
-  };
 }

@@ -1,7 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { GrantRecord, GrantStore, RefreshTokenRecord, RotateResult } from '../types.ts';
 import type { SqlitePurger } from './purge.ts';
-import { insertOrConflict, int, optInt, optText, type Row, setOpt, strings, text } from './row.ts';
+import { insertOrConflict, int, optInt, setOpt, text, toGrant } from './row.ts';
 import { immediate } from './tx.ts';
 
 export class SqliteGrantStore implements GrantStore {
@@ -144,20 +144,4 @@ export class SqliteGrantStore implements GrantStore {
       }),
     );
   }
-}
-
-function toGrant(row: Row): GrantRecord {
-  const grant: GrantRecord = {
-    id: text(row, 'id'),
-    clientId: text(row, 'client_id'),
-    subject: text(row, 'subject'),
-    scopes: strings(row, 'scopes'),
-    resource: text(row, 'resource'),
-    authTime: int(row, 'auth_time'),
-    createdAt: int(row, 'created_at'),
-    expiresAt: int(row, 'expires_at'),
-  };
-  setOpt(grant, 'revokedAt', optInt(row, 'revoked_at'));
-  setOpt(grant, 'revokedReason', optText(row, 'revoked_reason'));
-  return grant;
 }

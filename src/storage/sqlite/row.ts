@@ -3,6 +3,7 @@
 
 import type { SQLOutputValue } from 'node:sqlite';
 import { StorageConflictError } from '../errors.ts';
+import { recordReaders } from '../sql-records.ts';
 
 export type Row = Record<string, SQLOutputValue>;
 
@@ -38,11 +39,6 @@ export function strings(row: Row, column: string): string[] {
   return v;
 }
 
-/** Sets `key` on `target` only when `value` is defined (records have no "present but undefined"). */
-export function setOpt<T, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
-  if (value !== undefined) target[key] = value;
-}
-
 const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
 const SQLITE_CONSTRAINT_UNIQUE = 2067;
 
@@ -58,3 +54,8 @@ export function insertOrConflict(kind: string, insert: () => unknown): void {
     throw err;
   }
 }
+
+export { setOpt } from '../sql-records.ts';
+
+/** The record mappers shared with the other SQL adapter, over this adapter's column readers. */
+export const { toCode, toConsent, toGrant } = recordReaders<Row>({ text, int, optText, optInt, strings });
