@@ -1,6 +1,8 @@
 // `npm run bench`: tools/call throughput and latency of Keyhole (2026-07-28 stateless and
 // 2025-11-25 sessions) against a bare node:http floor and the official SDK v2, plus the memory of
-// idle legacy sessions. Progress goes to stderr; the Markdown report to stdout; JSON to a file.
+// idle legacy sessions (suite `targets`); POST /token throughput on SQLite and on PostgreSQL + Redis
+// (suite `token`); authenticated tools/call across two replicas sharing PostgreSQL + Redis (suite
+// `replicas`). Progress goes to stderr; the Markdown report to stdout; JSON to a file.
 //
 // All servers start first; then, per connection count, the targets are measured one after another,
 // so that a ratio compares runs minutes apart at most seconds apart (a busy machine slows all of
@@ -9,13 +11,16 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { type ServerProcess, startServer } from './lib/child.ts';
+import { cpuProfileArgs, type ServerProcess, startServer } from './lib/child.ts';
 import { type LoadResult, measure } from './lib/load.ts';
 import { type MemoryResult, measureIdleSessions } from './lib/memory.ts';
 import { type BenchOptions, parseOptions, USAGE } from './lib/options.ts';
 import { formatSummary, summariseFile } from './lib/profile.ts';
+import { REPLICA_NAMES, type ReplicaReport, runReplicaSuite } from './lib/replicas.ts';
 import { evaluate, markdown, type TargetReport } from './lib/report.ts';
+import { where } from './lib/services.ts';
 import { type LoadRequest, TARGETS, verify } from './lib/targets.ts';
+import { runTokenSuite, type TokenReport } from './lib/token.ts';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -28,11 +33,8 @@ interface Live {
 
 async function start(live: Live, profileDir: string | undefined): Promise<void> {
   const { id } = live.report;
-  const execArgv = profileDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${id}.cpuprofile`]
-    : [];
   try {
-    live.server = await startServer(TARGETS[id].script, { execArgv });
+    live.server = await startServer(TARGETS[id].script, { execArgv: cpuProfileArgs(profileDir, id) });
     const target = TARGETS[id];
     live.request = await target.prepare(live.server);
     // A benchmark of an erroring server is worthless: the echo must come back before and after.
@@ -100,12 +102,14 @@ async function main(): Promise<number> {
     rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
   }
+  const withTargets = opts.suites.includes('targets');
   log(
-    `bench: ${opts.targets.join(', ')} @ ${opts.connections.join('/')} connections, ` +
+    `bench: ${opts.suites.map((s) => (s === 'targets' ? `targets (${opts.targets.join(', ')})` : s)).join(', ')} ` +
+      `@ ${opts.connections.join('/')} connections, ` +
       `${opts.warmupS} s + ${opts.durationS} s${opts.rounds > 1 ? `, ${opts.rounds} rounds` : ''}`,
   );
 
-  const lives: Live[] = opts.targets.map((id) => ({
+  const lives: Live[] = (withTargets ? opts.targets : []).map((id) => ({
     report: { id, description: TARGETS[id].description, results: [] },
   }));
   try {
@@ -130,7 +134,7 @@ async function main(): Promise<number> {
   }
 
   let memory: MemoryResult | { error: string } | undefined;
-  if (opts.sessions > 0 && opts.targets.some((t) => t.startsWith('keyhole'))) {
+  if (withTargets && opts.sessions > 0 && opts.targets.some((t) => t.startsWith('keyhole'))) {
     log(`  memory: ${opts.sessions} idle 2025-11-25 sessions with a GET stream`);
     try {
       memory = await measureIdleSessions(TARGETS['keyhole-legacy'].script, opts.sessions);
@@ -144,6 +148,18 @@ async function main(): Promise<number> {
     }
   }
 
+  // Right after the targets, so the two replicas compare with the single process at most minutes apart.
+  let replicas: ReplicaReport | undefined;
+  if (opts.suites.includes('replicas')) {
+    log(`  replicas: two Keyhole processes on PostgreSQL + Redis`);
+    replicas = await runReplicaSuite(opts, profileDir);
+  }
+  let token: TokenReport[] | undefined;
+  if (opts.suites.includes('token')) {
+    log(`  token: POST /token, code exchange and refresh, on SQLite and on PostgreSQL + Redis`);
+    token = await runTokenSuite(opts, profileDir);
+  }
+
   const env = {
     node: process.version,
     cpu: `${cpuList.length} × ${cpuList[0]?.model.trim() ?? 'unknown CPU'}`,
@@ -154,21 +170,27 @@ async function main(): Promise<number> {
     loadAfter: loadavg()[0]!,
   };
   const reports = lives.map((l) => l.report);
-  const checks = evaluate(reports, memory);
-  process.stdout.write(`${markdown(env, reports, memory, checks)}\n`);
+  const scaleOut = { token, replicas };
+  const checks = evaluate(reports, memory, scaleOut);
+  process.stdout.write(`${markdown(env, reports, memory, checks, scaleOut)}\n`);
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(
     jsonPath,
-    `${JSON.stringify({ date: new Date().toISOString(), env, options: opts, targets: reports, memory, checks }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), env, options: { ...opts, postgresUrl: where(opts.postgresUrl), redisUrl: where(opts.redisUrl) }, targets: reports, memory, token, replicas, checks }, null, 2)}\n`,
   );
   log(`results written to ${jsonPath}`);
 
   if (profileDir) {
     // Every target, so Keyhole's profile reads against the floor's.
-    for (const r of reports) {
-      const file = join(profileDir, `${r.id}.cpuprofile`);
+    const names = [
+      ...reports.map((r) => r.id),
+      ...(replicas ? REPLICA_NAMES.map((n) => `replica-${n}`) : []),
+      ...(token ?? []).map((t) => `token-${t.storage}`),
+    ];
+    for (const name of names) {
+      const file = join(profileDir, `${name}.cpuprofile`);
       try {
-        process.stdout.write(`\n${formatSummary(`${r.id} CPU profile (${file})`, summariseFile(file))}\n`);
+        process.stdout.write(`\n${formatSummary(`${name} CPU profile (${file})`, summariseFile(file))}\n`);
       } catch (err) {
         log(`  profile ${file}: ${message(err)}`);
       }

@@ -36,7 +36,7 @@ export async function authorizedRequest(server: BenchServer, request: LoadReques
  * metadata URL (RFC 9728 §5.1) and `error` (none for a request without credentials, RFC 6750 §3.1), and a
  * JSON-RPC error body.
  */
-async function expectRefusal(
+export async function expectRefusal(
   what: string,
   url: string,
   headers: Record<string, string>,

@@ -32,6 +32,11 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/** Node flags that profile a server into `<dir>/<name>.cpuprofile` (written when it exits); none without a dir. */
+export function cpuProfileArgs(dir: string | undefined, name: string): string[] {
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+}
+
 export async function startServer(script: string, options: StartOptions = {}): Promise<ServerProcess> {
   const child: ChildProcess = spawn(process.execPath, [...(options.execArgv ?? []), script], {
     // The IPC channel also ends the child when the runner dies (see exitWithParent).

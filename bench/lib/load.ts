@@ -20,7 +20,8 @@ export interface LoadResult {
   cpuUsPerRequest: number | undefined;
 }
 
-class Samples {
+/** Latency samples (float ms), for exact percentiles. */
+export class Samples {
   #data = new Float64Array(1 << 16);
   #n = 0;
   add(v: number): void {
@@ -65,6 +66,57 @@ function run(
       });
     }
   });
+}
+
+/** Sums the counters of runs that went on at the same time (against several servers). */
+function combine(results: Result[]) {
+  const sum = (f: (r: Result) => number) => results.reduce((n, r) => n + f(r), 0);
+  return {
+    total: sum((r) => r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx']),
+    errors: sum((r) => r.errors),
+    non2xx: sum((r) => r.non2xx),
+    // The runs start together and last as long as each other: the longest is the wall-clock span.
+    duration: Math.max(...results.map((r) => r.duration)),
+  };
+}
+
+/**
+ * Like `measure`, with the load split across several servers at once (replicas behind a load balancer
+ * the runner plays): `connections` in total, divided evenly (at least one each). req/s is the sum,
+ * the latency percentiles are over every response of every server, and the CPU time is the servers'
+ * sum.
+ */
+export async function measureSplit(
+  urls: readonly string[],
+  request: LoadRequest,
+  connections: number,
+  warmupS: number,
+  durationS: number,
+  cpuTimeMs: () => number | undefined,
+): Promise<LoadResult> {
+  const share = (i: number) =>
+    Math.max(1, Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0));
+  if (warmupS > 0) await Promise.all(urls.map((u, i) => run(u, request, share(i), warmupS)));
+  const samples = new Samples();
+  const cpuBefore = cpuTimeMs();
+  const results = await Promise.all(urls.map((u, i) => run(u, request, share(i), durationS, samples)));
+  const cpuAfter = cpuTimeMs();
+  const [p50, p99] = samples.percentiles([50, 99]);
+  const r = combine(results);
+  return {
+    connections: urls.reduce((n, _, i) => n + share(i), 0),
+    rps: r.total / r.duration,
+    p50Ms: p50!,
+    p99Ms: p99!,
+    requests: r.total,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    durationS: r.duration,
+    cpuUsPerRequest:
+      cpuBefore === undefined || cpuAfter === undefined || r.total === 0
+        ? undefined
+        : ((cpuAfter - cpuBefore) * 1000) / r.total,
+  };
 }
 
 export async function measure(

@@ -2,6 +2,7 @@
 
 import type { LoadResult } from './load.ts';
 import type { MemoryResult } from './memory.ts';
+import { evaluateScaleOut, type ScaleOutResults, scaleOutMarkdown } from './report-scale-out.ts';
 import type { TargetId } from './targets.ts';
 
 export interface TargetReport {
@@ -46,6 +47,7 @@ const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
 export function evaluate(
   targets: TargetReport[],
   memory: MemoryResult | { error: string } | undefined,
+  scaleOut: ScaleOutResults = {},
 ): Check[] {
   const byId = new Map(targets.map((t) => [t.id, t]));
   const modern = byId.get('keyhole-modern');
@@ -125,6 +127,7 @@ export function evaluate(
       });
     }
   }
+  checks.push(...evaluateScaleOut(scaleOut, targets));
   return checks;
 }
 
@@ -193,12 +196,13 @@ export function markdown(
   targets: TargetReport[],
   memory: MemoryResult | { error: string } | undefined,
   checks: Check[],
+  scaleOut: ScaleOutResults = {},
 ): string {
   const out: string[] = [];
   const cores = Number.parseInt(env.cpu, 10) || 1;
   out.push(
-    `Node ${env.node}, ${env.cpu}; autocannon in the runner process, each server in its own process; ` +
-      `\`tools/call\` of \`echo\`; ${env.warmupS} s warm-up, ${env.durationS} s measured per row` +
+    `Node ${env.node}, ${env.cpu}; the load generator (autocannon; closed-loop workers for /token) in the runner process, ` +
+      `each server in its own process; \`tools/call\` of \`echo\` unless said otherwise; ${env.warmupS} s warm-up, ${env.durationS} s measured per row` +
       `${env.rounds > 1 ? `, best of ${env.rounds} rounds` : ''}; load average ${fmt(env.loadBefore)} before, ${fmt(env.loadAfter)} after.`,
   );
   if (env.loadBefore > cores / 2) {
@@ -207,11 +211,13 @@ export function markdown(
       `> The machine was busy before the run (load ${fmt(env.loadBefore)} on ${cores} CPUs): numbers are unreliable.`,
     );
   }
-  out.push(
-    '',
-    '| target | connections | req/s | p50 ms | p99 ms | errors / non-2xx | server CPU µs/req |',
-    '|---|--:|--:|--:|--:|--:|--:|',
-  );
+  if (targets.length > 0) {
+    out.push(
+      '',
+      '| target | connections | req/s | p50 ms | p99 ms | errors / non-2xx | server CPU µs/req |',
+      '|---|--:|--:|--:|--:|--:|--:|',
+    );
+  }
   for (const t of targets) {
     if (t.error) {
       out.push(
@@ -240,6 +246,7 @@ export function markdown(
     out.push('');
     for (const t of checked) out.push(`${t.description} — checks: ${t.checks!.join('; ')}.`);
   }
+  out.push(...scaleOutMarkdown(scaleOut, targets));
   if (checks.length === 0) {
     out.push('', 'No checks: the goals compare Keyhole targets, and none ran.');
     return out.join('\n');

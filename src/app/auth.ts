@@ -4,7 +4,6 @@
 // on every MCP endpoint. The issuer and the resource identifier depend on the public URL, which is only
 // final once the listener has its port: everything that needs them is built in start().
 
-import { join } from 'node:path';
 import { type CimdOptions, CimdResolver } from '../authserver/clients/cimd.ts';
 import { ClientRegistry } from '../authserver/clients/registry.ts';
 import {
@@ -16,6 +15,7 @@ import type { FrontChannelContext } from '../authserver/endpoints/authorization-
 import { KeyCipher } from '../authserver/key-encryption.ts';
 import { KeyManager } from '../authserver/keys.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../authserver/rate-limit.ts';
+import { RedisRateLimiter } from '../authserver/rate-limit-redis.ts';
 import { createAuthRoutes } from '../authserver/routes.ts';
 import type { KeyholeConfig } from '../config/types.ts';
 import { createGuard, type ResourceGuard } from '../guard/guard.ts';
@@ -28,10 +28,14 @@ import { type AuditSubscription, subscribeAudit } from '../observability/audit.t
 import { EventBus } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { McpServer } from '../server/server.ts';
-import { openStorage } from '../storage/open.ts';
+import { RedisCimdCache } from '../storage/redis/cimd.ts';
+import { connectRedis, type RedisClient } from '../storage/redis/client.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Guard, GuardResult, Routes } from '../transport/http/app.ts';
 import { isLoopback } from './loopback.ts';
+import { databasePath, openConfiguredStorage } from './storage.ts';
+
+export { databasePath };
 
 /** Hooks for tests and embedding; none of them comes from configuration. */
 export interface AuthOptions {
@@ -71,11 +75,6 @@ export interface AuthServer {
   close(): Promise<void>;
 }
 
-/** The SQLite database of the configuration: storage.sqlitePath, or keyhole.db in the data directory. */
-export function databasePath(config: KeyholeConfig): string {
-  return config.storage.sqlitePath ?? join(config.server.dataDir, 'keyhole.db');
-}
-
 /** Every scope the application's tools, prompts, resources and resource templates declare. */
 export function declaredScopes(server: McpServer): string[] {
   const scopes = new Set<string>();
@@ -92,11 +91,15 @@ export async function openAuthServer(
   options: AuthOptions = {},
 ): Promise<AuthServer> {
   const now = options.now ?? Date.now;
-  const storage = options.storage ?? (await openStorage({ kind: 'sqlite', path: databasePath(config), now }));
+  const storage =
+    options.storage ??
+    (await openConfiguredStorage(config, { now, logger: logger.child({ component: 'storage' }) }));
   const events = new EventBus();
   let audit: AuditSubscription | undefined;
   let keys: KeyManager;
   let frontChannelSecret: Uint8Array;
+  let rateLimit: RateLimiter;
+  let redis: RedisClient | undefined;
   try {
     // Sign-in sessions, CSRF tokens and pending requests are HMAC'd with a key derived from the same
     // root as the signing-key encryption (KEYHOLE_KEY_SECRET or keys.secret): they survive restarts
@@ -114,21 +117,40 @@ export async function openAuthServer(
       overlapSec: config.auth.keyRotationOverlapSec,
       now,
       events,
+      ...(storage.changes ? { changes: storage.changes } : {}),
       logger: logger.child({ component: 'keys' }),
     });
+    if (config.storage.redisUrl !== undefined) {
+      // Rate-limit counters and the CIMD cache, shared by every replica (issue #4 "Adapters").
+      redis = await connectRedis({
+        url: config.storage.redisUrl,
+        onError: (err) =>
+          logger.warn('redis (rate limits, CIMD cache): connection error', { error: err.message }),
+      });
+    }
+    // RFC 6749 §10.10: every replica counts against the same limits.
+    rateLimit =
+      options.rateLimit ??
+      (redis ? new RedisRateLimiter(redis, { prefix: config.storage.redisPrefix }) : new MemoryRateLimiter());
   } catch (err) {
     await audit?.close();
+    if (redis?.isOpen) redis.destroy();
     await storage.close();
     throw err;
   }
-  const cimd = config.auth.clientIdMetadataDocuments ? new CimdResolver({ ...options.cimd, now }) : undefined;
+  const cimd = config.auth.clientIdMetadataDocuments
+    ? new CimdResolver({
+        ...(redis ? { cache: new RedisCimdCache(redis, config.storage.redisPrefix) } : {}),
+        ...options.cimd,
+        now,
+      })
+    : undefined;
   const clients = new ClientRegistry({
     clients: storage.clients,
     ...(cimd ? { cimd } : {}),
     logger: logger.child({ component: 'clients' }),
     now,
   });
-  const rateLimit = options.rateLimit ?? new MemoryRateLimiter();
   const asLogger = logger.child({ component: 'authserver' });
 
   let context: AuthServerContext | undefined;
@@ -171,6 +193,7 @@ export async function openAuthServer(
       issuer: current.issuer,
       resource: current.resource,
       revocations: storage.revocations,
+      ...(storage.changes ? { changes: storage.changes } : {}),
       events,
       // MCP "Scope Selection Strategy": the 401 challenge names what the application's operations need.
       scopes: current.scopesSupported,
@@ -230,13 +253,20 @@ export async function openAuthServer(
         description: 'The access token lacks a scope this operation requires',
       }) ?? 'Bearer',
     ready: async () => {
+      let checks: Record<string, string>;
       try {
-        await storage.ping();
-        return { storage: 'ok' };
+        if (storage.health) checks = await storage.health();
+        else {
+          await storage.ping();
+          checks = { storage: 'ok' };
+        }
       } catch (err) {
         logger.warn('storage is not answering', { error: err });
-        return { storage: 'unavailable' };
+        checks = { storage: 'unavailable' };
       }
+      // The guard cannot vouch for revocations while its view of them is stale.
+      if (resourceGuard && !resourceGuard.revocationsCurrent()) checks.revocations = 'unavailable';
+      return checks;
     },
     start,
     close: () => {
@@ -245,6 +275,7 @@ export async function openAuthServer(
         resourceGuard?.close();
         keys.close();
         await audit.close();
+        if (redis?.isOpen) await redis.close();
         await storage.close();
       })();
       return closed;

@@ -8,6 +8,7 @@ import type { Engine } from '../protocol/engine.ts';
 import type { McpServer } from '../server/server.ts';
 import { createHttpApp, type HttpApp } from '../transport/http/app.ts';
 import type { HttpOptions } from '../transport/http/options.ts';
+import type { RedisSessionBackplane } from '../transport/http/redis-backplane.ts';
 import { type AuthOptions, type AuthServer, openAuthServer } from './auth.ts';
 import { ensureDataDir } from './data-dir.ts';
 import { type BuildOptions, createEngine } from './engine.ts';
@@ -74,7 +75,14 @@ export async function createKeyhole(config: KeyholeConfig, options: KeyholeOptio
   const logger = options.logger ?? createLogger({ level: config.log.level });
   ensureDataDir(config.server.dataDir, logger);
   const { server, engine } = await createEngine(config, logger, options.server);
-  if (config.protocol.stateSecret === undefined && !isLoopback(config.server.host)) {
+  const shared = config.storage.databaseUrl !== undefined || config.storage.redisUrl !== undefined;
+  if (shared && config.auth.mode === 'oauth' && config.auth.keySecret === undefined) {
+    // The signing keys in shared storage are encrypted with keys.secret from this data directory.
+    logger.warn(
+      'KEYHOLE_KEY_SECRET is not set while storage is shared: every replica must use the same key secret to read the signing keys',
+    );
+  }
+  if (config.protocol.stateSecret === undefined && (shared || !isLoopback(config.server.host))) {
     // A random key per process breaks MRTR retries that land on another replica.
     logger.warn(
       'KEYHOLE_STATE_SECRET is not set: MRTR requestState is sealed with a random per-process key, so a retry served by another process fails',
@@ -84,22 +92,38 @@ export async function createKeyhole(config: KeyholeConfig, options: KeyholeOptio
     config.auth.mode === 'oauth' ? await openAuthServer(config, server, logger, options.auth) : undefined;
   if (!auth) logger.warn('authentication is off (--auth none): every request is served without a token');
   let http: HttpApp;
+  let sessions: RedisSessionBackplane | undefined;
   try {
+    // Legacy sessions and their event streams in Redis: any replica serves any request of a session
+    // (issue #4 "Replicas").
+    sessions =
+      config.storage.redisUrl === undefined
+        ? undefined
+        : await (await import('../transport/http/redis-backplane.ts')).createRedisSessionBackplane({
+            url: config.storage.redisUrl,
+            prefix: config.storage.redisPrefix,
+            onError: (err) => logger.warn('redis (sessions): connection error', { error: err.message }),
+          });
+    const ready = readiness(auth, sessions);
     http = createHttpApp(engine, {
       ...httpOptions(config),
       logger: logger.child({ component: 'http' }),
-      ...(auth
-        ? { routes: auth.routes, guard: auth.guard, challenge: auth.challenge, ready: auth.ready }
-        : {}),
+      ...(auth ? { routes: auth.routes, guard: auth.guard, challenge: auth.challenge } : {}),
+      ...(ready ? { ready } : {}),
+      ...(sessions ? { sessionBackplane: sessions } : {}),
     });
   } catch (err) {
+    await sessions?.close();
     await auth?.close();
     throw err;
   }
   let closing: Promise<void> | undefined;
   const close = () => {
     // HttpApp.close() ends subscriptions/listen streams gracefully (engine.close()), then drains.
-    closing ??= http.close().finally(() => auth?.close());
+    closing ??= http
+      .close()
+      .finally(() => sessions?.close())
+      .finally(() => auth?.close());
     return closing;
   };
   return {
@@ -121,6 +145,24 @@ export async function createKeyhole(config: KeyholeConfig, options: KeyholeOptio
       return url;
     },
     close,
+  };
+}
+
+/** /health/ready: the authorization server's dependencies and, with Redis, the session store. */
+function readiness(
+  auth: AuthServer | undefined,
+  sessions: RedisSessionBackplane | undefined,
+): (() => Promise<Record<string, string>>) | undefined {
+  if (!auth && !sessions) return undefined;
+  return async () => {
+    const checks = auth ? await auth.ready() : {};
+    if (sessions) {
+      checks.sessions = await sessions.ping().then(
+        () => 'ok',
+        () => 'unavailable',
+      );
+    }
+    return checks;
   };
 }
 

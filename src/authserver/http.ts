@@ -1,8 +1,10 @@
 // HTTP plumbing shared by the authorization server's endpoints: bounded form and JSON bodies, query
-// parameters, no-store JSON responses, the one place OAuthError becomes a response, and the client IP.
+// parameters, no-store JSON responses, the one place OAuthError becomes a response (and a storage
+// outage a 503), and the client IP.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
+import { isStorageUnavailable } from '../storage/errors.ts';
 import { isJsonContentType, readBody } from '../transport/http/body.ts';
 import { OAuthError } from './oauth-error.ts';
 
@@ -160,10 +162,32 @@ export function sendEmpty(
   res.end();
 }
 
+/** RFC 9110 §10.2.3 delay-seconds after a storage outage: the adapters retry their connection about every second. */
+export const OUTAGE_RETRY_AFTER_SEC = 1;
+
+/**
+ * A storage outage (StorageUnavailableError: PostgreSQL or Redis unreachable, issue #4 "Failure") as
+ * the error a client can act on, or undefined for any other error. RFC 6749 §4.1.2.1 defines
+ * `temporarily_unavailable` ("unable to handle the request due to a temporary overloading or
+ * maintenance") for the authorization endpoint; the token (§5.2), revocation (RFC 7009), introspection
+ * (RFC 7662) and registration (RFC 7591) endpoints define no code for it, so they use the same one,
+ * with 503 and Retry-After (RFC 9110 §15.6.4), rather than a 500 server_error that says "do not retry".
+ * The cause (which backend, why) stays internal.
+ */
+export function outageError(err: unknown): OAuthError | undefined {
+  if (!isStorageUnavailable(err)) return undefined;
+  return new OAuthError(
+    'temporarily_unavailable',
+    'The service is temporarily unavailable. Try again in a moment.',
+    { status: 503, headers: { 'retry-after': String(OUTAGE_RETRY_AFTER_SEC) }, cause: err },
+  );
+}
+
 /**
  * The one way an error leaves the authorization server's JSON endpoints: an OAuthError as its status,
- * headers and `{error, error_description}` body; anything else as `server_error`, logged with its cause
- * and never with the cause on the wire.
+ * headers and `{error, error_description}` body; a storage outage as 503 temporarily_unavailable;
+ * anything else as `server_error`, logged with its cause and never with the cause on the wire. Every
+ * answer is no-store (sendJson).
  */
 export function sendOAuthError(
   res: ServerResponse,
@@ -171,6 +195,13 @@ export function sendOAuthError(
   logger?: Logger,
   headers?: Readonly<Record<string, string>>,
 ): void {
+  const outage = outageError(err);
+  if (outage !== undefined) {
+    // Debug only: the storage adapter reports the outage itself, once, not once per request.
+    logger?.debug('storage unavailable: answered 503', { error: err });
+    sendJson(res, outage.status, outage.toJSON(), { ...headers, ...outage.headers });
+    return;
+  }
   if (err instanceof OAuthError) {
     if (err.cause !== undefined)
       logger?.debug('oauth request refused', { error: err.error, cause: err.cause });

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { EventBus } from '../observability/events.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
-import type { SigningKeyRecord, SigningKeyStore } from '../storage/types.ts';
+import type { ChangeFeed, SigningKeyRecord, SigningKeyStore } from '../storage/types.ts';
 import { KeyCipher, KeyConfigError } from './key-encryption.ts';
 
 export type SigningAlg = SigningKeyRecord['alg'];
@@ -54,6 +54,13 @@ export interface KeyManagerOptions {
   /** How often the key set is re-read from storage, to pick up rotations by the CLI or another
    *  instance. 0 disables the timer (reload() still works). Default 60 s. */
   reloadIntervalSec?: number;
+  /**
+   * Cross-replica change feed: a rotation here is announced on it, and an announcement from another
+   * process (a replica, `keyhole keys rotate`) reloads the key set at once (issue #4 "Replicas").
+   */
+  changes?: ChangeFeed | undefined;
+  /** Reload on announcements from other processes (default true; a one-shot CLI only announces). */
+  followChanges?: boolean;
 }
 
 export interface RotationResult {
@@ -84,6 +91,7 @@ export class KeyManager implements KeySource {
   #lastReload = Number.NEGATIVE_INFINITY;
   #reloading: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
 
   private constructor(store: SigningKeyStore, cipher: KeyCipher, options: KeyManagerOptions, loaded: Loaded) {
     this.#store = store;
@@ -101,6 +109,37 @@ export class KeyManager implements KeySource {
       }, every * 1000);
       this.#timer.unref();
     }
+    // Reload on every 'up' too: the first closes the window between loading and subscribing, later
+    // ones cover announcements missed while the feed was disconnected.
+    if (options.followChanges === false) return;
+    this.#unsubscribe = options.changes?.subscribe(
+      (change) => {
+        if (change.type === 'keys') this.#reloadSoon();
+      },
+      (up) => {
+        if (up) this.#reloadSoon();
+      },
+    );
+  }
+
+  /** Reloads after any reload in progress (which may have read the key set before the change). */
+  #reloadSoon(): void {
+    const again = () => {
+      this.reload().catch((err: unknown) =>
+        this.#logger.error('signing keys: reload failed', { error: err }),
+      );
+    };
+    if (this.#reloading) this.#reloading.then(again, again);
+    else again();
+  }
+
+  /** Tells the other processes sharing the storage that the key set changed. */
+  async #announce(): Promise<void> {
+    await this.#options.changes?.publish({ type: 'keys' }).catch((err: unknown) =>
+      this.#logger.warn('signing keys: announcing the change failed; replicas reload within their interval', {
+        error: err,
+      }),
+    );
   }
   /** A persistent 32-byte key for `purpose`, derived from the key-encryption root (see KeyCipher.subkey). */
   subkey(purpose: string): Buffer {
@@ -128,6 +167,9 @@ export class KeyManager implements KeySource {
       const result = await install(store, cipher, options, records, now());
       if (result.retiringKids.length > 0) options.events?.emit('keys.rotated', result, now());
       records = await store.list();
+      const manager = new KeyManager(store, cipher, options, await load(records, cipher, now(), undefined));
+      await manager.#announce();
+      return manager;
     }
     const loaded = await load(records, cipher, now(), undefined);
     return new KeyManager(store, cipher, options, loaded);
@@ -183,6 +225,7 @@ export class KeyManager implements KeySource {
     const now = this.#now();
     const result = await install(this.#store, this.#cipher, this.#options, await this.#store.list(), now);
     await this.reload();
+    await this.#announce();
     this.#options.events?.emit('keys.rotated', result, now);
     return result;
   }
@@ -205,6 +248,8 @@ export class KeyManager implements KeySource {
   close(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
   }
 
   async #retireExpired(records: SigningKeyRecord[]): Promise<void> {

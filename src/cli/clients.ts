@@ -2,14 +2,13 @@
 // "Pre-registration"), kept in the server's storage. A confidential client's secret is printed once and
 // stored only as a hash.
 
-import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { ensureDataDir } from '../app/data-dir.ts';
+import { openConfiguredStorage } from '../app/storage.ts';
 import { metadataOf, REGISTRATION_RULES, validateClientMetadata } from '../authserver/clients/metadata.ts';
 import { hashSecret, newClientId, randomSecret } from '../authserver/secrets.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { createLogger } from '../observability/logger.ts';
-import { openStorage } from '../storage/open.ts';
+import { isStorageUnavailable } from '../storage/errors.ts';
 import type { ClientRecord, Storage } from '../storage/types.ts';
 import type { CliIo } from './run.ts';
 
@@ -212,8 +211,9 @@ function describe(c: ClientRecord): Record<string, unknown> {
 }
 
 /**
- * Runs `body` with the storage the server uses (the SQLite file in the data directory, per the same
- * configuration sources as `keyhole serve`), closing it afterwards.
+ * Runs `body` with the storage the server uses (SQLite in the data directory, or PostgreSQL and Redis,
+ * per the same configuration sources as `keyhole serve`), closing it afterwards. Exit 1 with a clear
+ * message when the database or Redis cannot be reached.
  */
 export async function withStorage(
   values: Values,
@@ -228,12 +228,14 @@ export async function withStorage(
     if (typeof values.config === 'string') flags.config = values.config;
     if (typeof values['data-dir'] === 'string') flags['data-dir'] = values['data-dir'];
     const config = loadConfig({ flags, env: io.env, cwd: io.cwd });
-    const path = config.storage.sqlitePath ?? join(config.server.dataDir, 'keyhole.db');
-    if (config.storage.sqlitePath === undefined) {
-      ensureDataDir(config.server.dataDir, createLogger({ level: 'warn', write: io.stderr }));
-    }
-    storage = await openStorage({ kind: 'sqlite', path });
+    storage = await openConfiguredStorage(config, {
+      logger: createLogger({ level: 'warn', write: io.stderr }),
+    });
   } catch (err) {
+    if (isStorageUnavailable(err)) {
+      io.stderr(`keyhole: ${err.message}\n`);
+      return 1;
+    }
     if (!(err instanceof ConfigError)) throw err;
     io.stderr(`keyhole: invalid configuration\n${err.issues.map((i) => `  ${i}`).join('\n')}\n`);
     return EXIT_USAGE;

@@ -118,6 +118,8 @@ async function rotate(
     now,
     events,
     reloadIntervalSec: 0,
+    // Running replicas reload at once (issue #4 "Replicas").
+    ...(storage.changes ? { changes: storage.changes, followChanges: false } : {}),
   });
   try {
     // On an empty store, opening created the first key: there was nothing to rotate out.

@@ -54,6 +54,7 @@ const ADMIN_COMMANDS: Record<string, () => Promise<AdminRunner>> = {
   clients: async () => (await import('./clients.ts')).run,
   keys: async () => (await import('./keys.ts')).run,
   audit: async () => (await import('./audit.ts')).run,
+  migrate: async () => (await import('./migrate.ts')).run,
 };
 
 export type AdminRunner = (argv: readonly string[], io: CliIo) => Promise<number>;

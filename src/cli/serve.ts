@@ -1,12 +1,14 @@
 // `keyhole serve`: the HTTP server, until SIGTERM or SIGINT drains it.
 
 import { createKeyhole, type Keyhole, UnsafeConfigError } from '../app/keyhole.ts';
+import { describeStorage } from '../app/storage.ts';
 import { AS_PATHS } from '../authserver/context.ts';
 import { KeyConfigError } from '../authserver/key-encryption.ts';
 import { ensureDevUser } from '../authserver/users.ts';
 import { describeConfig } from '../config/load.ts';
 import type { KeyholeConfig } from '../config/types.ts';
 import { createLogger } from '../observability/logger.ts';
+import { isStorageUnavailable } from '../storage/errors.ts';
 import { type CliIo, EXIT_USAGE } from './run.ts';
 
 /** Extra time after shutdownGraceMs before the process exits even if close() has not finished. */
@@ -67,6 +69,11 @@ export async function serve(config: KeyholeConfig, warnings: string[], io: CliIo
         io.stderr(`keyhole: invalid configuration\n  ${err.message}\n`);
         return EXIT_USAGE;
       }
+      // Issue #4 "Configuration": a clear start-up error naming the server (never its credentials).
+      if (isStorageUnavailable(err)) {
+        io.stderr(`keyhole: cannot start: ${err.message}\n`);
+        return 1;
+      }
       throw err;
     }
     // Development only (loopback, checked by createKeyhole): a user to sign in with, its password
@@ -82,6 +89,7 @@ export async function serve(config: KeyholeConfig, warnings: string[], io: CliIo
     const url = await keyhole.listen();
     logger.info('serving', {
       app: config.server.app,
+      storage: describeStorage(config),
       dataDir: config.server.dataDir,
       dev: config.server.dev,
     });

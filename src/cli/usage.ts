@@ -13,6 +13,7 @@ Commands:
   clients  Manage pre-registered OAuth clients: add, list, remove
   keys     Manage the access-token signing keys: rotate, list
   audit    Print the security audit trail: tail
+  migrate  Migrate the database to this version's schema (serve also does it at start)
 
 Options:
   -h, --help       Show help (also: keyhole <command> --help)
@@ -28,7 +29,8 @@ export const SERVE_USAGE = `Usage: keyhole serve [options]
 Serves the application's MCP server over Streamable HTTP (every protocol revision on one endpoint)
 and the 2024-11-05 HTTP+SSE endpoints, and prints the MCP endpoint URL. Every MCP endpoint requires
 an OAuth access token from the built-in authorization server (served on the same origin: discovery,
-registration, sign-in and consent pages, tokens); state lives in keyhole.db in the data directory.
+registration, sign-in and consent pages, tokens); state lives in keyhole.db in the data directory,
+or in PostgreSQL (KEYHOLE_DATABASE_URL) and Redis (KEYHOLE_REDIS_URL) shared by several replicas.
 
 Options:
   --port N            TCP port, 0 for any free port (default ${DEFAULTS.server.port})

@@ -156,5 +156,22 @@ export const DEFAULTS: KeyholeConfig = {
   storage: {
     /** SQLite database file (node:sqlite). Unset: `keyhole.db` in the data dir. */
     sqlitePath: undefined,
+    /**
+     * PostgreSQL for the durable records (clients, users, consents, grants, signing keys, audit), e.g.
+     * `postgres://keyhole:secret@db:5432/keyhole`: what several replicas share. Unset: SQLite. The
+     * schema is migrated at start (and by `keyhole migrate`). The URL may hold a password: prefer the
+     * environment variable to the config file; it never appears in logs or messages.
+     */
+    databaseUrl: undefined,
+    /** Most pooled PostgreSQL connections per Keyhole process. */
+    databasePoolSize: 10,
+    /**
+     * Redis for fast, expiring and shared state: authorization codes, revocations (with the change
+     * feed that tells every replica within a second), rate-limit counters, legacy MCP sessions and
+     * their event streams, the Client ID Metadata Document cache. Needed for several replicas.
+     */
+    redisUrl: undefined,
+    /** Every Redis key and pub/sub channel starts with this, so deployments can share a Redis server. */
+    redisPrefix: 'keyhole:',
   },
 };

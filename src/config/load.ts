@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { redactUrl } from '../observability/redact-url.ts';
 import { DEFAULTS } from './defaults.ts';
 import { BY_KEY, CONFIG_FILE_ENV, OPTIONS, type OptionSpec } from './options.ts';
 import type { KeyholeConfig } from './types.ts';
@@ -46,7 +47,11 @@ export function loadConfig(sources: ConfigSources = {}, options: LoadOptions = {
   const accept = (spec: OptionSpec, raw: unknown, source: Source, label: string, fromText: boolean) => {
     const r = spec.parser.parse(raw, fromText);
     if (!r.ok) {
-      issues.push(spec.secret ? `${label}: ${r.expected}` : `${label}: ${r.expected}, got ${show(raw)}`);
+      issues.push(
+        spec.secret || spec.sensitive
+          ? `${label}: ${r.expected}`
+          : `${label}: ${r.expected}, got ${show(raw)}`,
+      );
       return;
     }
     values.set(spec.key, { value: r.value, source, label });
@@ -165,6 +170,11 @@ function crossCheck(config: KeyholeConfig, label: (key: string) => string, issue
       `${label('http.headersTimeoutMs')}: must not exceed http.requestTimeoutMs (${http.requestTimeoutMs}), got ${http.headersTimeoutMs}`,
     );
   }
+  if (config.storage.databaseUrl !== undefined && config.storage.sqlitePath !== undefined) {
+    issues.push(
+      `${label('storage.sqlitePath')}: must not be set with storage.databaseUrl (PostgreSQL replaces SQLite)`,
+    );
+  }
   const paths: [string, string][] = [
     ['http.mcpPath', http.mcpPath],
     ['http.legacySsePath', http.legacySsePath],
@@ -224,10 +234,21 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/** The configuration as it may be logged: secrets replaced by whether they are set. */
+/** The configuration as it may be logged: secrets replaced by whether they are set, URLs without passwords. */
 export function describeConfig(config: KeyholeConfig): Record<string, unknown> {
+  const set = (v: string | undefined) => (v ? '[set]' : '[unset]');
   return {
     ...config,
-    protocol: { ...config.protocol, stateSecret: config.protocol.stateSecret ? '[set]' : '[unset]' },
+    protocol: { ...config.protocol, stateSecret: set(config.protocol.stateSecret) },
+    auth: {
+      ...config.auth,
+      hs256Secret: set(config.auth.hs256Secret),
+      keySecret: set(config.auth.keySecret),
+    },
+    storage: {
+      ...config.storage,
+      databaseUrl: config.storage.databaseUrl && redactUrl(config.storage.databaseUrl),
+      redisUrl: config.storage.redisUrl && redactUrl(config.storage.redisUrl),
+    },
   };
 }

@@ -9,6 +9,7 @@ import {
   fsPath,
   hostHeader,
   integer,
+  keyPrefix,
   LOG_LEVELS,
   list,
   oneOf,
@@ -16,6 +17,7 @@ import {
   type Parser,
   scopeToken,
   secret,
+  serviceUrl,
   urlPath,
 } from './parse.ts';
 
@@ -31,6 +33,8 @@ export interface OptionSpec {
   readonly isPath?: boolean;
   /** Secrets come from the environment only and their values never appear in messages. */
   readonly secret?: boolean;
+  /** Values that may hold credentials (a database URL): allowed in files, never shown in messages. */
+  readonly sensitive?: boolean;
   /** One line for `--help` and the README. */
   readonly summary: string;
 }
@@ -286,6 +290,32 @@ export const OPTIONS: readonly OptionSpec[] = [
     parser: fsPath(),
     isPath: true,
     summary: 'SQLite database file (default: keyhole.db in the data dir)',
+  },
+  {
+    key: 'storage.databaseUrl',
+    env: 'KEYHOLE_DATABASE_URL',
+    parser: serviceUrl(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/keyhole'),
+    sensitive: true,
+    summary: 'PostgreSQL URL: durable records in PostgreSQL instead of SQLite',
+  },
+  {
+    key: 'storage.databasePoolSize',
+    env: 'KEYHOLE_DATABASE_POOL_SIZE',
+    parser: integer(1, 1000),
+    summary: 'Most PostgreSQL connections per process',
+  },
+  {
+    key: 'storage.redisUrl',
+    env: 'KEYHOLE_REDIS_URL',
+    parser: serviceUrl(['redis:', 'rediss:'], 'redis://host:6379'),
+    sensitive: true,
+    summary: 'Redis URL: codes, revocations, rate limits, sessions shared by replicas',
+  },
+  {
+    key: 'storage.redisPrefix',
+    env: 'KEYHOLE_REDIS_PREFIX',
+    parser: keyPrefix(),
+    summary: 'Prefix of every Redis key and channel',
   },
 ];
 

@@ -89,16 +89,50 @@ export function baseUrl(): Parser<string> {
   return {
     describe: 'http(s) URL',
     parse(raw) {
-      if (typeof raw !== 'string') return bad(expected);
-      let url: URL;
-      try {
-        url = new URL(raw.trim());
-      } catch {
-        return bad(expected);
-      }
+      const url = toUrl(raw);
+      if (url === undefined) return bad(expected);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') return bad(expected);
-      if (url.search || url.hash || url.username || url.password || raw.includes('#')) return bad(expected);
+      if (url.search || url.hash || url.username || url.password || (raw as string).includes('#'))
+        return bad(expected);
       return ok(url.href.replace(/\/+$/, ''));
+    },
+  };
+}
+
+/** An absolute URL from a string (surrounding spaces ignored), or undefined. */
+function toUrl(raw: unknown): URL | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    return new URL(raw.trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A service URL with one of `schemes` (e.g. `postgres:`), which may carry credentials: the value is
+ * never echoed in messages (see options.ts `sensitive`).
+ */
+export function serviceUrl(schemes: readonly string[], example: string): Parser<string> {
+  const expected = `must be a URL like ${example}`;
+  return {
+    describe: `${schemes.map((p) => `${p}//`).join(' or ')} URL`,
+    parse(raw) {
+      const url = toUrl(raw);
+      if (url === undefined || !schemes.includes(url.protocol) || !url.hostname || url.hash)
+        return bad(expected);
+      return ok((raw as string).trim());
+    },
+  };
+}
+
+/** A key prefix: printable ASCII without spaces, at most 64 characters. */
+export function keyPrefix(): Parser<string> {
+  const expected = 'must be 1 to 64 printable ASCII characters without spaces';
+  return {
+    describe: 'key prefix',
+    parse(raw) {
+      return typeof raw === 'string' && /^[\x21-\x7E]{1,64}$/.test(raw) ? ok(raw) : bad(expected);
     },
   };
 }

@@ -76,6 +76,12 @@ export interface AuthConfig {
 export interface StorageConfig {
   /** SQLite database file; undefined = `keyhole.db` in the data dir. `:memory:` keeps nothing. */
   sqlitePath: string | undefined;
+  /** PostgreSQL URL; set, it replaces SQLite. */
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  /** Redis URL; set, Redis holds codes, revocations, rate limits, legacy sessions, the CIMD cache. */
+  redisUrl: string | undefined;
+  redisPrefix: string;
 }
 
 export interface KeyholeConfig {

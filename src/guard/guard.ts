@@ -10,7 +10,7 @@ import type { KeySource } from '../authserver/keys.ts';
 import type { EventBus } from '../observability/events.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import type { Principal } from '../protocol/contract.ts';
-import type { RevocationStore } from '../storage/types.ts';
+import type { ChangeFeed, RevocationStore } from '../storage/types.ts';
 import type { Guard, GuardRejection, GuardResult } from '../transport/http/app.ts';
 import { hasQueryToken, isB64Token, readCredentials } from './bearer.ts';
 import { buildChallenge, type ChallengeOptions, refusal } from './challenge.ts';
@@ -27,6 +27,8 @@ export interface GuardOptions {
   /** Where the RFC 9728 document is; default: the path-suffixed well-known URL of `resource`. */
   resourceMetadataUrl?: string;
   revocations: RevocationStore;
+  /** Revocations by other processes as they happen (Redis); without it they arrive with the periodic sync. */
+  changes?: ChangeFeed | undefined;
   events: EventBus;
   /** Scopes named in the 401 challenge (MCP "Scope Selection Strategy"); offline_access is left out. */
   scopes?: readonly string[];
@@ -52,6 +54,8 @@ export interface ResourceGuard {
   insufficientScope(scopes: readonly string[], description?: string): GuardRejection;
   /** Resolves once the revocation cache is warm (the guard waits for it too); rejects if storage fails. */
   ready(): Promise<void>;
+  /** Whether the revocation view is current; while it is not, token-bearing requests get 503. */
+  revocationsCurrent(): boolean;
   close(): void;
 }
 
@@ -93,6 +97,11 @@ export function createGuard(options: GuardOptions): ResourceGuard {
     events,
     now,
     eventRetentionMs: (maxTokenTtlSec + clockSkewSec) * 1000,
+    changes: options.changes,
+    // Without a feed, three missed periodic syncs in a row make the view unknown.
+    ...(revocationSyncSec > 0 ? { maxStalenessMs: 3 * revocationSyncSec * 1000 } : {}),
+    onSyncError: (err) =>
+      logger.error('guard: reloading revocations after reconnection failed', { error: err }),
   });
 
   const challenge = (o: ChallengeOptions = {}) =>
@@ -121,6 +130,21 @@ export function createGuard(options: GuardOptions): ResourceGuard {
       error: 'invalid_request',
       description,
     });
+  // Issue #4 "Failure": with the revocation state unknown (Redis or the database unreachable) no token
+  // is accepted, not even a cached one; RFC 9110 §15.6.4 503 with Retry-After, never stored.
+  const unavailable: GuardRejection = Object.freeze({
+    status: 503,
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'retry-after': '1',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: 'Service Unavailable: token revocation state is unknown, try again' },
+    }),
+  });
   const queryToken = badRequest(
     'Access tokens are accepted in the Authorization header only, not in the URI',
   );
@@ -196,12 +220,17 @@ export function createGuard(options: GuardOptions): ResourceGuard {
     req: IncomingMessage,
     ctx: { readonly query: string },
   ): GuardResult | Promise<GuardResult> => {
-    if (!warm) return ready().then(() => guard(req, ctx));
+    if (!warm)
+      return ready().then(
+        () => guard(req, ctx),
+        () => unavailable,
+      );
     // MCP 2026-07-28 authorization "Token Requirements" 2: never in the query string, not even alongside a header.
     if (hasQueryToken(ctx.query)) return queryToken;
     const credentials = readCredentials(req.headers.authorization);
     if (credentials.kind === 'none') return missing;
     if (credentials.kind === 'malformed') return malformed;
+    if (!revoked.current()) return unavailable;
     const token = credentials.token;
     const at = now();
     const hit = tokens.get(token, at);
@@ -230,6 +259,7 @@ export function createGuard(options: GuardOptions): ResourceGuard {
         { error: 'insufficient_scope', description },
       ),
     ready,
+    revocationsCurrent: () => revoked.current(),
     close: () => {
       for (const t of timers) clearInterval(t);
       revoked.close();

@@ -107,6 +107,14 @@ export class Engine {
     session.onClose(() => this.#sessions.delete(session));
   }
 
+  /**
+   * Delivers a server change that happened in another process serving the same app (the HTTP
+   * session backplane relays them), as if this process's server had emitted it.
+   */
+  deliverChange(change: ServerChange): void {
+    this.#broadcast(change);
+  }
+
   toolHeaderParams(name: string): readonly HeaderParam[] | undefined {
     return this.server.tools.get(name)?.headerParams;
   }

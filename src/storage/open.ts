@@ -1,5 +1,6 @@
 // The one place that picks a storage adapter. Endpoints and the domain see only `Storage`
-// (STYLE 1); adding PostgreSQL or Redis means a new case here.
+// (STYLE 1). A SQL store may be paired with Redis (`redisUrl`): Redis then holds the fast, expiring
+// state (authorization codes, revocations) and carries the cross-replica change feed (issue #4).
 
 import { openMemoryStorage } from './memory/index.ts';
 import type { PurgeOptions } from './purge.ts';
@@ -11,22 +12,37 @@ interface Common {
   purge?: PurgeOptions;
 }
 
+interface WithRedis {
+  /** redis:// or rediss:// URL: codes, revocations and the change feed go to Redis. */
+  redisUrl?: string;
+  /** Redis key prefix (default `keyhole:`). */
+  redisPrefix?: string;
+  /** Redis connection errors after start-up (reconnection is automatic). */
+  onRedisError?: (err: Error) => void;
+  /** Redis is answering again after an outage reported to onRedisError. */
+  onRedisReconnect?: () => void;
+}
+
 export type OpenStorageOptions =
   | (Common & { kind: 'memory' })
-  | (Common & {
-      kind: 'sqlite';
-      /** Database file (created 0600, parent directories 0700), or ':memory:'. */
-      path: string;
-      /** How long a write waits for another connection's lock, ms (default 5000). */
-      busyTimeoutMs?: number;
-    })
-  | (Common & {
-      kind: 'postgres';
-      /** postgres://user:password@host:port/database (the password never appears in errors or logs). */
-      url: string;
-      /** Most pooled connections (default 10). */
-      poolSize?: number;
-    })
+  | (Common &
+      WithRedis & {
+        kind: 'sqlite';
+        /** Database file (created 0600, parent directories 0700), or ':memory:'. */
+        path: string;
+        /** How long a write waits for another connection's lock, ms (default 5000). */
+        busyTimeoutMs?: number;
+      })
+  | (Common &
+      WithRedis & {
+        kind: 'postgres';
+        /** postgres://user:password@host:port/database (the password never appears in errors or logs). */
+        url: string;
+        /** Most pooled connections (default 10). */
+        poolSize?: number;
+        /** Told once when PostgreSQL becomes unreachable and once when it answers again. */
+        onAvailability?: (available: boolean, err?: Error) => void;
+      })
   | (Common & {
       /** Memory for durable records, Redis for codes and revocations: the Redis adapter on its own, for tests. */
       kind: 'memory+redis';
@@ -42,12 +58,18 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     case 'sqlite': {
       // Loaded on demand: node:sqlite is only needed when SQLite is chosen.
       const { openSqliteStorage } = await import('./sqlite/index.ts');
-      return openSqliteStorage(opts.path, opts);
+      return withRedis(await openSqliteStorage(opts.path, opts), opts);
     }
     case 'postgres': {
       // Loaded on demand: pg is only needed when PostgreSQL is chosen.
       const { openPostgresStorage } = await import('./postgres/index.ts');
-      return openPostgresStorage(opts.url, { now: opts.now, purge: opts.purge, poolSize: opts.poolSize });
+      const durable = await openPostgresStorage(opts.url, {
+        now: opts.now,
+        purge: opts.purge,
+        poolSize: opts.poolSize,
+        ...(opts.onAvailability ? { onAvailability: opts.onAvailability } : {}),
+      });
+      return withRedis(durable, opts);
     }
     case 'memory+redis': {
       const { openRedisStores } = await import('./redis/index.ts');
@@ -57,5 +79,25 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     }
     default:
       throw new Error(`unknown storage kind: ${(opts as { kind: unknown }).kind}`);
+  }
+}
+
+/** `durable` alone, or joined with the Redis stores when a Redis URL is given (closed if Redis is unreachable). */
+async function withRedis(durable: Storage, opts: Common & WithRedis): Promise<Storage> {
+  if (opts.redisUrl === undefined) return durable;
+  const { openRedisStores } = await import('./redis/index.ts');
+  const { composeStorage } = await import('./compose.ts');
+  try {
+    const fast = await openRedisStores({
+      url: opts.redisUrl,
+      prefix: opts.redisPrefix,
+      now: opts.now,
+      ...(opts.onRedisError ? { onError: opts.onRedisError } : {}),
+      ...(opts.onRedisReconnect ? { onReconnect: opts.onRedisReconnect } : {}),
+    });
+    return composeStorage(durable, fast);
+  } catch (err) {
+    await durable.close();
+    throw err;
   }
 }

@@ -217,6 +217,31 @@ export interface AuditStore {
   tail(limit: number, afterId?: number): Promise<AuditRecord[]>;
 }
 
+/**
+ * A change that other processes sharing the storage must act on at once (issue #4 "Replicas": within
+ * one second): a revocation their guard caches, signing keys their KeyManager holds.
+ */
+export type StorageChange =
+  | { readonly type: 'revoked'; readonly id: string; readonly expiresAt: number }
+  | { readonly type: 'keys' };
+
+/**
+ * Cross-process change notification (Redis pub/sub). Delivery is best effort while connected; a
+ * subscriber that was disconnected may have missed changes, so it is told (`onState(false)`) and must
+ * re-read what it caches before trusting it again (`onState(true)` after reconnection).
+ */
+export interface ChangeFeed {
+  publish(change: StorageChange): Promise<void>;
+  /**
+   * Every change published by any process (this one included) reaches `listener` while the feed is up.
+   * `onState(true)` is called once subscribed (and after every reconnection), `onState(false)` when the
+   * subscription is lost. Returns an unsubscribe function.
+   */
+  subscribe(listener: (change: StorageChange) => void, onState: (up: boolean) => void): () => void;
+  /** Whether the subscription is currently established. */
+  readonly up: boolean;
+}
+
 /** Everything the authorization server persists. */
 export interface Storage {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
@@ -228,7 +253,11 @@ export interface Storage {
   readonly revocations: RevocationStore;
   readonly keys: SigningKeyStore;
   readonly audit: AuditStore;
+  /** Cross-process change notifications; absent when one process owns the storage's caches. */
+  readonly changes?: ChangeFeed;
   /** Health: resolves if the backing store answers. */
   ping(): Promise<void>;
+  /** Health per backend (e.g. `{ database: 'ok', redis: 'unavailable' }`): each 'ok' or 'unavailable'. */
+  health?(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }

@@ -11,6 +11,9 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { type CimdOptions, CimdResolver, isCimdClientId } from '../../src/authserver/clients/cimd.ts';
 import { ClientRegistry } from '../../src/authserver/clients/registry.ts';
 import { openStorage } from '../../src/storage/open.ts';
+import { RedisCimdCache } from '../../src/storage/redis/cimd.ts';
+import { connectRedis } from '../../src/storage/redis/client.ts';
+import { deleteRedisKeys, REDIS_URL, redisPrefix } from '../support/databases.ts';
 import { selfSignedLoopbackCert } from '../support/tls.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -277,6 +280,48 @@ describe('caching (HTTP caching headers; failures never cached; one fetch per UR
     assert.ok((await first).ok);
     // The refusal was not cached: with the slot free, the lookup succeeds.
     assert.ok((await r.resolve(other)).ok);
+  });
+});
+
+describe('a cache shared by replicas (Redis)', () => {
+  test('a document fetched by one replica serves the others until it is stale', async () => {
+    const prefix = redisPrefix();
+    const clients = [await connectRedis({ url: REDIS_URL }), await connectRedis({ url: REDIS_URL })];
+    try {
+      const url = serveDoc('/shared.json', {}, { 'cache-control': 'max-age=60' });
+      let now = Date.now();
+      const [a, b] = clients.map((c) => resolver({ now: () => now, cache: new RedisCimdCache(c!, prefix) }));
+      const first = await a!.resolve(url);
+      assert.ok(first.ok);
+      const second = await b!.resolve(url);
+      assert.ok(second.ok);
+      assert.deepEqual(second.client, first.client);
+      assert.equal(hits.get('/shared.json'), 1, 'the second replica did not fetch');
+      now += 60_000; // stale for everyone
+      assert.ok((await b!.resolve(url)).ok);
+      assert.equal(hits.get('/shared.json'), 2);
+      // Failures and no-store documents are not shared either.
+      routes.set('/gone.json', (_req, res) => {
+        res.writeHead(500);
+        res.end();
+      });
+      assert.equal((await a!.resolve(`${origin}/gone.json`)).ok, false);
+      assert.equal((await b!.resolve(`${origin}/gone.json`)).ok, false);
+      assert.equal(hits.get('/gone.json'), 2);
+    } finally {
+      for (const c of clients) c.destroy();
+      await deleteRedisKeys(prefix);
+    }
+  });
+
+  test('a cache that fails (Redis gone) is a miss: the document is fetched, never refused', async () => {
+    const client = await connectRedis({ url: REDIS_URL });
+    client.destroy();
+    const url = serveDoc('/no-cache-backend.json', {}, { 'cache-control': 'max-age=60' });
+    const r = resolver({ cache: new RedisCimdCache(client, redisPrefix()) });
+    assert.ok((await r.resolve(url)).ok);
+    assert.ok((await r.resolve(url)).ok);
+    assert.equal(hits.get('/no-cache-backend.json'), 2);
   });
 });
 

@@ -144,6 +144,47 @@ describe('values', () => {
     assert.equal(c.protocol.stateSecret, SECRET);
     assert.ok(!JSON.stringify(describeConfig(c)).includes(SECRET));
   });
+
+  test('every secret is hidden when the configuration is described', () => {
+    const c = load({
+      env: {
+        KEYHOLE_STATE_SECRET: SECRET,
+        KEYHOLE_KEY_SECRET: `k${SECRET}`,
+        KEYHOLE_HS256_SECRET: `h${SECRET}`,
+      },
+    });
+    const text = JSON.stringify(describeConfig(c));
+    for (const s of [SECRET, `k${SECRET}`, `h${SECRET}`]) assert.ok(!text.includes(s), s);
+  });
+
+  test('PostgreSQL and Redis URLs come from the environment or the file; passwords are never shown', () => {
+    const db = 'postgres://keyhole:pg-password-1@db.internal:5432/keyhole';
+    const redis = 'rediss://:redis-password-2@cache.internal:6380/0';
+    const c = load({
+      env: { KEYHOLE_DATABASE_URL: db, KEYHOLE_REDIS_URL: redis, KEYHOLE_REDIS_PREFIX: 'kh1:' },
+    });
+    assert.equal(c.storage.databaseUrl, db);
+    assert.equal(c.storage.redisUrl, redis);
+    assert.equal(c.storage.redisPrefix, 'kh1:');
+    assert.equal(c.storage.databasePoolSize, DEFAULTS.storage.databasePoolSize);
+    const described = JSON.stringify(describeConfig(c));
+    assert.ok(!described.includes('pg-password-1') && !described.includes('redis-password-2'), described);
+    assert.ok(described.includes('db.internal:5432'), described);
+
+    const fromFile = load({
+      flags: { config: file({ storage: { databaseUrl: db, redisUrl: redis, databasePoolSize: 4 } }) },
+    });
+    assert.equal(fromFile.storage.databaseUrl, db);
+    assert.equal(fromFile.storage.databasePoolSize, 4);
+  });
+
+  test('PostgreSQL replaces SQLite: setting both is refused', () => {
+    const found = issues({
+      env: { KEYHOLE_DATABASE_URL: 'postgres://db/keyhole', KEYHOLE_SQLITE_PATH: 'x.db' },
+    });
+    assert.equal(found.length, 1, found.join('\n'));
+    assert.match(found[0]!, /^KEYHOLE_SQLITE_PATH: must not be set with storage.databaseUrl/);
+  });
 });
 
 /** An invalid value of every option: as text (environment, flag) and as JSON (config file). */
@@ -192,6 +233,13 @@ const BAD: Record<string, { text?: string; json: unknown }> = {
   'auth.rateLimitPerMinute': { text: '0', json: 0 },
   'auth.secureCookies': { text: 'maybe', json: 'no' },
   'storage.sqlitePath': { json: 3 },
+  'storage.databaseUrl': {
+    text: 'mysql://keyhole:hunter2-db-password@db/keyhole',
+    json: 'http://keyhole:hunter2-db-password@db/keyhole',
+  },
+  'storage.databasePoolSize': { text: '0', json: 1001 },
+  'storage.redisUrl': { text: 'http://:hunter2-db-password@cache:6379', json: 6379 },
+  'storage.redisPrefix': { text: 'has space', json: '' },
 };
 
 describe('every validation error names its key', () => {
@@ -206,7 +254,8 @@ describe('every validation error names its key', () => {
         const found = issues({ env: { [o.env]: bad.text } });
         assert.equal(found.length, 1, found.join('\n'));
         assert.ok(found[0]!.startsWith(`${o.env}: `), found[0]);
-        if (o.secret) assert.ok(!found[0]!.includes(bad.text!), 'the secret must not be echoed');
+        if (o.secret || o.sensitive)
+          assert.ok(!found[0]!.includes(bad.text!), 'the secret must not be echoed');
         else assert.ok(found[0]!.includes(`got ${JSON.stringify(bad.text)}`), found[0]);
       });
     }
@@ -226,6 +275,7 @@ describe('every validation error names its key', () => {
         assert.ok(found[0]!.includes(`environment only (set ${o.env})`), found[0]);
         assert.ok(!found[0]!.includes(SECRET), 'the secret must not be echoed');
       }
+      if (o.sensitive) assert.ok(!found[0]!.includes('hunter2'), 'credentials must not be echoed');
     });
   }
 

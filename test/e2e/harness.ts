@@ -38,6 +38,9 @@ export interface RunningKeyhole {
   stop(options?: { remove?: boolean }): Promise<void>;
 }
 
+/** Where a client reaches a deployment: one Keyhole, or replicas behind a balancer. */
+export type Endpoints = Pick<RunningKeyhole, 'issuer' | 'mcpUrl'>;
+
 export interface StartOptions {
   /** Reuse a data directory (restart); default: a new temp directory. */
   dataDir?: string;
@@ -139,7 +142,7 @@ export function pkce(): { verifier: string; challenge: string } {
 }
 
 /** RFC 7591 registration of a public client with one redirect URI. */
-export async function registerClient(k: RunningKeyhole, redirectUri = REDIRECT_URI): Promise<string> {
+export async function registerClient(k: Endpoints, redirectUri = REDIRECT_URI): Promise<string> {
   const res = await fetch(`${k.issuer}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -165,7 +168,7 @@ export interface Tokens {
 
 /** The whole authorization-code flow as `username`, returning the token response. */
 export async function obtainTokens(
-  k: RunningKeyhole,
+  k: Endpoints,
   options: { clientId?: string; username: string; scope?: string; browser?: Browser },
 ): Promise<Tokens & { clientId: string }> {
   const clientId = options.clientId ?? (await registerClient(k));
@@ -212,7 +215,7 @@ export const META = {
 
 /** A 2026-07-28 tools/call with `token` (or none); the response as received. */
 export function callTool(
-  k: RunningKeyhole,
+  k: Endpoints,
   token: string | undefined,
   name: string,
   args: Record<string, unknown> = {},

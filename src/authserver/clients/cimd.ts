@@ -35,6 +35,57 @@ export interface CimdOptions {
   /** Extra trusted CA certificates (PEM), for tests with a self-signed server. */
   ca?: string | Buffer;
   now?: () => number;
+  /**
+   * Where fetched documents are kept (default: this process's memory, `maxEntries` at most). A shared
+   * cache (Redis) lets every replica use a document one of them fetched (issue #4 "Adapters").
+   */
+  cache?: CimdCache;
+}
+
+/**
+ * The cache of fetched documents, as client records with their expiry. A cache that fails (Redis down)
+ * is a miss: the document is fetched again, which is always safe.
+ */
+export interface CimdCache {
+  get(clientId: string, now: number): Promise<ClientRecord | undefined>;
+  set(clientId: string, client: ClientRecord, expiresAt: number, now: number): Promise<void>;
+  delete(clientId: string): Promise<void>;
+}
+
+/** Process-local cache, dropping the oldest entry beyond `maxEntries`; also answers synchronously. */
+export class MemoryCimdCache implements CimdCache {
+  readonly #entries = new Map<string, { client: ClientRecord; expiresAt: number }>();
+  readonly #maxEntries: number;
+
+  constructor(maxEntries = 1_000) {
+    this.#maxEntries = maxEntries;
+  }
+
+  peek(clientId: string, now: number): ClientRecord | undefined {
+    const cached = this.#entries.get(clientId);
+    if (cached === undefined) return undefined;
+    if (cached.expiresAt > now) return cached.client;
+    this.#entries.delete(clientId);
+    return undefined;
+  }
+
+  get(clientId: string, now: number): Promise<ClientRecord | undefined> {
+    return Promise.resolve(this.peek(clientId, now));
+  }
+
+  set(clientId: string, client: ClientRecord, expiresAt: number): Promise<void> {
+    if (this.#entries.size >= this.#maxEntries && !this.#entries.has(clientId)) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(clientId, { client, expiresAt });
+    return Promise.resolve();
+  }
+
+  delete(clientId: string): Promise<void> {
+    this.#entries.delete(clientId);
+    return Promise.resolve();
+  }
 }
 
 export type CimdResult = { ok: true; client: ClientRecord } | { ok: false; reason: string };
@@ -69,19 +120,21 @@ export class CimdResolver {
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
   readonly #bounds: { defaultMs: number; maxMs: number };
-  readonly #maxEntries: number;
   readonly #maxConcurrent: number;
   readonly #allowHosts: ReadonlySet<string>;
   readonly #ca: string | Buffer | undefined;
   readonly #now: () => number;
-  readonly #cache = new Map<string, { client: ClientRecord; expiresAt: number }>();
+  readonly #cache: CimdCache;
+  /** The cache when it is process-local: hits are answered without a promise turn. */
+  readonly #memory: MemoryCimdCache | undefined;
   readonly #inflight = new Map<string, Promise<CimdResult>>();
 
   constructor(options: CimdOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#maxBytes = options.maxBytes ?? 64 * 1024;
     this.#bounds = { defaultMs: options.defaultTtlMs ?? 3_600_000, maxMs: options.maxTtlMs ?? 86_400_000 };
-    this.#maxEntries = options.maxEntries ?? 1_000;
+    this.#cache = options.cache ?? new MemoryCimdCache(options.maxEntries ?? 1_000);
+    this.#memory = this.#cache instanceof MemoryCimdCache ? this.#cache : undefined;
     this.#maxConcurrent = options.maxConcurrent ?? 32;
     this.#allowHosts = new Set(options.allowHosts ?? []);
     this.#ca = options.ca;
@@ -93,11 +146,8 @@ export class CimdResolver {
     if (!isCimdClientId(clientId)) {
       return Promise.resolve({ ok: false, reason: 'client_id is not a valid https metadata document URL' });
     }
-    const cached = this.#cache.get(clientId);
-    if (cached !== undefined) {
-      if (cached.expiresAt > this.#now()) return Promise.resolve({ ok: true, client: cached.client });
-      this.#cache.delete(clientId);
-    }
+    const hit = this.#memory?.peek(clientId, this.#now());
+    if (hit !== undefined) return Promise.resolve({ ok: true, client: hit });
     // Concurrent lookups of one URL share one fetch.
     const pending = this.#inflight.get(clientId);
     if (pending !== undefined) return pending;
@@ -108,14 +158,22 @@ export class CimdResolver {
         reason: 'too many client metadata documents are being fetched; try again',
       });
     }
-    const promise = this.#fetch(clientId).finally(() => this.#inflight.delete(clientId));
+    const promise = this.#lookup(clientId).finally(() => this.#inflight.delete(clientId));
     this.#inflight.set(clientId, promise);
     return promise;
   }
 
   /** Drops a cached document (e.g. an operator revoking trust in a client). */
-  forget(clientId: string): void {
-    this.#cache.delete(clientId);
+  async forget(clientId: string): Promise<void> {
+    await this.#cache.delete(clientId);
+  }
+
+  async #lookup(clientId: string): Promise<CimdResult> {
+    if (this.#memory === undefined) {
+      const shared = await this.#cache.get(clientId, this.#now()).catch(() => undefined);
+      if (shared !== undefined) return { ok: true, client: shared };
+    }
+    return this.#fetch(clientId);
   }
 
   async #fetch(clientId: string): Promise<CimdResult> {
@@ -135,11 +193,8 @@ export class CimdResolver {
     const client: ClientRecord = { ...checked.client, createdAt: now };
     const ttl = freshnessLifetimeMs(fetched.headers, now, this.#bounds);
     if (ttl > 0) {
-      if (this.#cache.size >= this.#maxEntries) {
-        const oldest = this.#cache.keys().next().value;
-        if (oldest !== undefined) this.#cache.delete(oldest);
-      }
-      this.#cache.set(clientId, { client, expiresAt: now + ttl });
+      // Not caching (a shared cache that is down) only means fetching again next time.
+      await this.#cache.set(clientId, client, now + ttl, now).catch(() => {});
     }
     return { ok: true, client };
   }

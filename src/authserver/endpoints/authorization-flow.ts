@@ -8,7 +8,7 @@ import { type BrowserSession, BrowserSessions, Signer } from '../browser-session
 import { matchRedirectUri } from '../clients/redirect-uri.ts';
 import { AS_PATHS, type AuthServerContext, endpointUrl } from '../context.ts';
 import { CSRF_FIELD, Csrf } from '../csrf.ts';
-import { type Params, readForm, sendJson } from '../http.ts';
+import { outageError, type Params, readForm, sendJson } from '../http.ts';
 import { OAuthError } from '../oauth-error.ts';
 import type { CodeChallengeMethod } from '../pkce.ts';
 import { hashSecret, randomSecret } from '../secrets.ts';
@@ -282,6 +282,7 @@ function wantsJson(req: IncomingMessage): boolean {
 const TITLES: Partial<Record<string, string>> = {
   slow_down: 'Too many requests',
   server_error: 'Something went wrong',
+  temporarily_unavailable: 'Temporarily unavailable',
 };
 
 /**
@@ -302,7 +303,12 @@ export function sendErrorPage(
   sendPage(res, error.status, errorPage({ title, message, error: error.error }), { headers: error.headers });
 }
 
-/** Anything unexpected: logged with its cause, shown as server_error without it. */
+/**
+ * Anything unexpected: logged with its cause, shown as server_error without it. A storage outage is a
+ * 503 page with Retry-After instead (issue #4 "Failure"), not a redirect to the client with
+ * temporarily_unavailable (RFC 6749 §4.1.2.1): the target may not be known yet, and a page the person
+ * can reload keeps the authorization going once storage is back, where a redirect would end it.
+ */
 export function internalError(
   req: IncomingMessage,
   res: ServerResponse,
@@ -311,6 +317,16 @@ export function internalError(
 ): void {
   if (err instanceof OAuthError) {
     sendErrorPage(req, res, err);
+    return;
+  }
+  const outage = outageError(err);
+  if (outage !== undefined) {
+    ctx.logger.debug('storage unavailable: answered 503', { error: err });
+    if (res.headersSent) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
+    sendErrorPage(req, res, outage);
     return;
   }
   ctx.logger.error('authorization front channel failed', { error: err });

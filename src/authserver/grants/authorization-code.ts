@@ -10,7 +10,14 @@ import { isCodeVerifier, verifyCodeVerifier } from '../pkce.ts';
 import { checkResource } from '../resource.ts';
 import { hashSecret } from '../secrets.ts';
 import type { Grant, TokenRequest, TokenResponse } from './grant.ts';
-import { newGrant, newRefreshToken, requireActiveUser, signAccessToken, tokenResponse } from './issue.ts';
+import {
+  newGrant,
+  newRefreshToken,
+  requireActiveUser,
+  type SignedAccessToken,
+  signAccessToken,
+  tokenResponse,
+} from './issue.ts';
 import { requireParam } from './params.ts';
 import { grantRevocationId, revokeGrant } from './revoke.ts';
 
@@ -22,6 +29,13 @@ export const authorizationCode: Grant = {
 
 const INVALID_CODE = 'the authorization code is invalid, expired or was issued to another client';
 
+/**
+ * Storage failures (issue #4 "Failure"; StorageUnavailableError → 503 at the edge) leave no usable
+ * token, and the code in one of two states. Before `consume` succeeds (the client lookup, the consume
+ * itself) nothing changed: the same request succeeds once storage is back. After it, the code is spent,
+ * as single use requires (RFC 6749 §4.1.2): a retry gets invalid_grant (and revokes any grant the code
+ * already names), and the client starts a new authorization.
+ */
 async function handle(ctx: AuthServerContext, request: TokenRequest): Promise<TokenResponse> {
   const { client, params, now } = request;
   // Everything that can be checked without the code is checked first: a malformed request must not burn it.
@@ -124,13 +138,25 @@ async function issueTokens(
   // Refresh tokens only for clients registered for the refresh_token grant (RFC 7591 §2 grant_types).
   const refresh = client.grantTypes.includes('refresh_token') ? newRefreshToken(grant, now) : undefined;
   await ctx.storage.grants.create(grant, refresh?.record);
-  // A replay that arrived between markRedeemed and create found no grant to revoke, only left the
-  // revocation entry: honour it now, before anything is handed out.
-  if (await ctx.storage.revocations.isRevoked(grantRevocationId(grant.id), now)) {
-    await revokeGrant(ctx, grant, 'authorization code replayed', now);
-    throw new OAuthError('invalid_grant', 'the authorization code has already been used');
+  let access: SignedAccessToken;
+  try {
+    // A replay that arrived between markRedeemed and create found no grant to revoke, only left the
+    // revocation entry: honour it now, before anything is handed out. An unknown answer (storage
+    // unreachable) is not "not revoked": it fails the exchange.
+    if (await ctx.storage.revocations.isRevoked(grantRevocationId(grant.id), now)) {
+      await revokeGrant(ctx, grant, 'authorization code replayed', now);
+      throw new OAuthError('invalid_grant', 'the authorization code has already been used');
+    }
+    access = await signAccessToken(ctx, grant, grant.scopes, now);
+  } catch (err) {
+    // Issue #4 "Failure": nothing was handed out, so the grant just stored must not outlive the failed
+    // exchange (its refresh token exists only as a hash, but the grant would still list as active).
+    // Best effort: a later replay of the code (it names this grant) revokes it all the same.
+    if (!(err instanceof OAuthError)) {
+      await ctx.storage.grants.revoke(grant.id, 'token issuance failed', now).catch(() => {});
+    }
+    throw err;
   }
-  const access = await signAccessToken(ctx, grant, grant.scopes, now);
   ctx.events.emit(
     'token.issued',
     {

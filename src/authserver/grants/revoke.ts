@@ -20,6 +20,12 @@ export function grantRevocationExpiry(ctx: AuthServerContext, now: number): numb
  * Revokes the grant (idempotent). The revocation entry is written even when the grant is already gone
  * or not yet stored: a code replay racing the first exchange must still cover the tokens it issued.
  * Returns true if the grant was live; only then is the event emitted.
+ *
+ * The entry the guard reads goes first, the grant record second: if storage fails between the two
+ * (issue #4 "Failure": the two may live in Redis and PostgreSQL), the grant is still live in the
+ * record, so a retry of whatever revoked it (the same replay, reuse or /revoke call) runs both steps
+ * again. The other order could leave a grant marked revoked whose access tokens the guard never hears
+ * of, with no retry path left to tell it.
  */
 export async function revokeGrant(
   ctx: AuthServerContext,
@@ -27,8 +33,8 @@ export async function revokeGrant(
   reason: string,
   now: number,
 ): Promise<boolean> {
-  const live = await ctx.storage.grants.revoke(grant.id, reason, now);
   await ctx.storage.revocations.revoke(grantRevocationId(grant.id), grantRevocationExpiry(ctx, now));
+  const live = await ctx.storage.grants.revoke(grant.id, reason, now);
   if (live)
     ctx.events.emit('token.revoked', { clientId: grant.clientId, what: 'grant', id: grant.id, reason }, now);
   return live;

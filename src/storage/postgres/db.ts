@@ -29,9 +29,28 @@ export type Run = (stmt: Statement, values: unknown[]) => Promise<Result>;
 export interface PoolOptions {
   /** Most connections (default 10). */
   poolSize?: number;
-  /** How long acquiring a connection may take before failing, ms (default 10 000). */
+  /**
+   * How long acquiring a connection may take before failing, ms (default 2000): with the server down a
+   * request is answered 503 within this, instead of waiting for TCP's own timeout.
+   */
   connectTimeoutMs?: number;
+  /**
+   * Server-side `statement_timeout`, ms (default 5000): a statement running longer is cancelled by
+   * PostgreSQL (SQLSTATE 57014, an outage for the caller). Migrations lift it for their transaction.
+   */
+  statementTimeoutMs?: number;
+  /**
+   * How long the client waits for any answer to a statement, ms (default statementTimeoutMs + 1000):
+   * bounds a server that accepted the connection but went silent (frozen, partitioned), which
+   * `statement_timeout` cannot. The connection is then discarded.
+   */
+  queryTimeoutMs?: number;
+  /** Called once when the server becomes unreachable and once when it answers again (logs). */
+  onAvailability?: (available: boolean, err?: Error) => void;
 }
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
 
 const INT8_OID = 20;
 
@@ -55,25 +74,38 @@ export class Database {
   readonly pool: pg.Pool;
   /** `host:port/database`, for messages (never credentials). */
   readonly target: string;
+  readonly #queryTimeoutMs: number;
+  readonly #onAvailability: ((available: boolean, err?: Error) => void) | undefined;
+  #down = false;
 
   constructor(url: string, options: PoolOptions = {}) {
     this.target = describeTarget(url);
+    const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+    this.#queryTimeoutMs = options.queryTimeoutMs ?? statementTimeoutMs + 1000;
+    this.#onAvailability = options.onAvailability;
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      statement_timeout: statementTimeoutMs,
+      // A peer that vanished without a FIN (host down, network cut) is noticed by the kernel.
+      keepAlive: true,
       application_name: 'keyhole',
       types,
     });
     // An idle connection dropped by the server (restart, failover) is removed from the pool by pg;
-    // without a listener the 'error' event would crash the process. The next query reconnects.
-    this.pool.on('error', () => {});
+    // without a listener the 'error' event would crash the process. The next query reconnects: the
+    // pool needs no reopening when the server returns.
+    this.pool.on('error', (err) => this.#failed(err));
   }
 
   /** One statement on any pooled connection (autocommit). */
   readonly run: Run = async (stmt, values) => {
     try {
-      const r = await this.pool.query({ name: stmt.name, text: stmt.text, values });
+      const r = await this.pool.query(
+        timed({ name: stmt.name, text: stmt.text, values }, this.#queryTimeoutMs),
+      );
+      this.#answered();
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     } catch (err) {
       throw this.#translate(err);
@@ -82,7 +114,8 @@ export class Database {
 
   /**
    * `fn` inside BEGIN … COMMIT on one connection (READ COMMITTED); any throw rolls back. A
-   * connection whose rollback failed is discarded, not returned to the pool.
+   * connection whose rollback failed, or that failed while checked out, is discarded, not returned
+   * to the pool.
    */
   async transaction<T>(fn: (run: Run) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
@@ -92,22 +125,40 @@ export class Database {
       throw this.#translate(err);
     }
     let broken: Error | undefined;
+    // pg removes its idle-error listener while a client is checked out: a connection lost between two
+    // statements would otherwise be an unhandled 'error' event, and a crash.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    const query = async (text: string, name?: string, values?: unknown[]) =>
+      client.query(
+        timed({ text, ...(name ? { name } : {}), ...(values ? { values } : {}) }, this.#queryTimeoutMs),
+      );
     try {
-      await client.query('BEGIN');
+      await query('BEGIN');
       const result = await fn(async (stmt, values) => {
-        const r = await client.query({ name: stmt.name, text: stmt.text, values });
+        const r = await query(stmt.text, stmt.name, values);
         return { rows: r.rows, rowCount: r.rowCount ?? 0 };
       });
-      await client.query('COMMIT');
+      await query('COMMIT');
+      this.#answered();
       return result;
     } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackErr) {
-        broken = rollbackErr as Error;
+      if (broken === undefined && isConnectionError(err)) {
+        // A lost or silent connection cannot take a ROLLBACK (it would only wait out another timeout);
+        // discarding it ends the transaction on the server all the same.
+        broken = err as Error;
+      } else if (broken === undefined) {
+        try {
+          await query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken = rollbackErr as Error;
+        }
       }
       throw this.#translate(err);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
@@ -118,8 +169,32 @@ export class Database {
 
   #translate(err: unknown): unknown {
     if (err instanceof PostgresUnavailableError || err instanceof StorageConflictError) return err;
-    return isConnectionError(err) ? new PostgresUnavailableError(this.target, { cause: err }) : err;
+    if (!isConnectionError(err)) return err;
+    this.#failed(err as Error);
+    return new PostgresUnavailableError(this.target, { cause: err });
   }
+
+  // Availability is reported on its edges only: once per outage, however many requests fail in it.
+  #failed(err: Error): void {
+    if (this.#down) return;
+    this.#down = true;
+    this.#onAvailability?.(false, new PostgresUnavailableError(this.target, { cause: err }));
+  }
+
+  #answered(): void {
+    if (!this.#down) return;
+    this.#down = false;
+    this.#onAvailability?.(true);
+  }
+}
+
+/**
+ * The query with a client-side read timeout. pg honours a per-query `query_timeout` (lib/client.js)
+ * though @types/pg does not declare it; per query rather than per pool, so that migrations, which may
+ * legitimately wait on their lock, are not bound by it.
+ */
+function timed(config: pg.QueryConfig, ms: number): pg.QueryConfig {
+  return Object.assign(config, { query_timeout: ms });
 }
 
 const UNIQUE_VIOLATION = '23505';

@@ -1,15 +1,19 @@
 // Telling "PostgreSQL cannot be reached" apart from every other failure, naming the server but never
 // the credentials of its URL.
 
-/** The server could not be reached, or dropped the connection. The message names host, port and database. */
-export class PostgresUnavailableError extends Error {
-  readonly code = 'STORAGE_UNAVAILABLE';
+import { StorageUnavailableError } from '../errors.ts';
+
+/**
+ * The server could not be reached, dropped the connection, or did not answer in time. The message
+ * names host, port and database.
+ */
+export class PostgresUnavailableError extends StorageUnavailableError {
   /** `host:port/database` — never the user name or password. */
   readonly target: string;
 
   constructor(target: string, options?: ErrorOptions) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(`PostgreSQL at ${target} is unreachable${reason}`, options);
+    super('postgres', `PostgreSQL at ${target} is unreachable${reason}`, options);
     this.name = 'PostgresUnavailableError';
     this.target = target;
   }
@@ -26,15 +30,22 @@ const NETWORK_CODES = new Set([
   'EPIPE',
 ]);
 
-/** Network failures, SQLSTATE class 08 (connection exception) and server shutdown (57P01–57P03). */
+/**
+ * SQLSTATEs that mean "not now" rather than "wrong": class 08 (connection exception), 53300
+ * (too_many_connections), 57014 (query_canceled: our statement_timeout fired), 57P01–57P03 (admin or
+ * crash shutdown, cannot connect now: a server restarting or still starting).
+ */
+function isUnavailableState(code: string): boolean {
+  return code.startsWith('08') || code === '53300' || code === '57014' || /^57P0[123]$/.test(code);
+}
+
+/** Network failures, the SQLSTATEs above, and pg's own connect and read timeouts. */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)) return true;
-  }
-  // pg reports a dropped socket and a pool connect timeout by message only.
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || isUnavailableState(code))) return true;
+  // pg reports a dropped socket, a connect timeout and a query read timeout by message only.
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
     err.message,
   );
 }

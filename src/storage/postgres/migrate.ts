@@ -39,6 +39,9 @@ export async function applyMigrations(
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
+    // Waiting for another replica's migrations, and DDL on a large table, may outlast the per-request
+    // statement_timeout of the pool (db.ts): lifted for this transaction only.
+    await client.query('SET LOCAL statement_timeout = 0');
     await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK]);
     await client.query(
       `CREATE TABLE IF NOT EXISTS keyhole_schema_migrations (

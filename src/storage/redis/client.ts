@@ -1,73 +1,208 @@
 // One Redis connection per Storage. Commands fail fast while the connection is down (no offline
-// queue), so a caller never waits on, or acts upon, state it could not read: an outage surfaces as a
-// rejected promise (→ 503 at the edge), never as "not revoked" (issue #4 "Failure").
+// queue) and give up at a deadline when the server stops answering, so a caller never waits on, or
+// acts upon, state it could not read: an outage surfaces as RedisUnavailableError (a
+// StorageUnavailableError, → 503 at the edge), never as "not revoked" (issue #4 "Failure"). The
+// connection is re-established by itself when Redis returns.
 
 import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  createClient,
+  DisconnectsClientError,
+  ErrorReply,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+} from 'redis';
+import { redactUrl } from '../../observability/redact-url.ts';
+import { StorageUnavailableError } from '../errors.ts';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
 export interface RedisConnectOptions {
   /** redis:// or rediss:// URL. */
   url: string;
-  /** Give up the first connection after this long, ms (default 5000). */
+  /** Give up a connection attempt (the first, and each reconnection) after this long, ms (default 2000). */
   connectTimeoutMs?: number;
-  /** Longest wait between reconnection attempts once connected, ms (default 2000). */
+  /** Longest wait between reconnection attempts once connected, ms (default 1000). */
   maxReconnectDelayMs?: number;
-  /** Called with connection errors after the first connection (they are retried, not thrown). */
+  /**
+   * Longest wait for the reply to one command, ms (default 2000): a server that accepted the connection
+   * but went silent (frozen, partitioned) is an outage too, not a request hanging until TCP gives up.
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Called once per outage, when a connection that was up is lost, with a RedisUnavailableError naming
+   * the server (never credentials). Reconnection is automatic; this is for the log.
+   */
   onError?: (err: Error) => void;
+  /** Called when the connection is back after an outage reported to `onError`. */
+  onReconnect?: () => void;
 }
 
-/** Thrown when Redis cannot be reached at start-up; the message names the server, never credentials. */
-export class RedisUnavailableError extends Error {
+/**
+ * Redis cannot be reached: at start-up, or later while the client reconnects (refused, dropped, timed
+ * out, server loading or shutting down). The message names the server, never credentials.
+ */
+export class RedisUnavailableError extends StorageUnavailableError {
   constructor(url: string, options?: ErrorOptions) {
-    super(`cannot connect to Redis at ${redactUrl(url)}`, options);
+    const cause = options?.cause instanceof Error ? `: ${scrub(options.cause.message, url)}` : '';
+    super('redis', `cannot connect to Redis at ${redactUrl(url)}${cause}`, options);
     this.name = 'RedisUnavailableError';
   }
 }
 
+export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 2000;
+export const DEFAULT_REDIS_MAX_RECONNECT_DELAY_MS = 1000;
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2000;
+
+interface Settings {
+  url: string;
+  commandTimeoutMs: number;
+}
+
+/** What redisCommand needs to know about a client made by connectRedis. */
+const settings = new WeakMap<RedisClient, Settings>();
+
 /**
  * Connects, or rejects with RedisUnavailableError. The first connection is not retried (a clear
- * start-up error); after it, a lost connection is re-established with backoff for as long as the
- * client is open, so service recovers without a restart when Redis returns.
+ * start-up error); after it, a lost connection is re-established with capped backoff for as long as
+ * the client is open, so service recovers without a restart when Redis returns. Meanwhile commands
+ * fail at once (no offline queue): a request is answered 503 instead of waiting for Redis.
  */
 export async function connectRedis(options: RedisConnectOptions): Promise<RedisClient> {
   let ready = false;
-  const maxDelay = options.maxReconnectDelayMs ?? 2000;
+  let down = false;
+  const maxDelay = options.maxReconnectDelayMs ?? DEFAULT_REDIS_MAX_RECONNECT_DELAY_MS;
+  const connectTimeout = options.connectTimeoutMs ?? DEFAULT_REDIS_CONNECT_TIMEOUT_MS;
   const client = createClient({
     url: options.url,
+    // node-redis queues commands while disconnected by default: a request would hang until Redis came
+    // back, or act on a reply that arrives long after its caller gave up.
     disableOfflineQueue: true,
     socket: {
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      reconnectStrategy: (retries, cause) => (ready ? Math.min(50 * 2 ** retries, maxDelay) : cause),
+      connectTimeout,
+      // Forever, backing off to at most maxDelay (with jitter, so replicas do not reconnect in step).
+      reconnectStrategy: (retries, cause) =>
+        ready ? Math.min(50 * 2 ** Math.min(retries, 10) + Math.floor(Math.random() * 100), maxDelay) : cause,
     },
   });
-  // Without a listener an 'error' event would crash the process; reconnection handles the cause.
+  settings.set(client, {
+    url: options.url,
+    commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  });
+  // Without a listener an 'error' event would crash the process. Each failed reconnection attempt
+  // emits one: only the first of an outage is reported.
   client.on('error', (err: Error) => {
-    if (ready) options.onError?.(err);
+    // Only a lost connection starts an outage (node-redis marks the client not ready before emitting).
+    if (!ready || down || client.isReady) return;
+    down = true;
+    options.onError?.(new RedisUnavailableError(options.url, { cause: err }));
   });
   client.on('ready', () => {
     ready = true;
+    if (!down) return;
+    down = false;
+    options.onReconnect?.();
+  });
+  // connectTimeout covers the TCP connection only: a server that accepts it and then says nothing
+  // would hold the handshake (HELLO) and start-up forever. The whole first connection gets the budget.
+  const connecting = client.connect();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConnectionTimeoutError()), connectTimeout);
   });
   try {
-    await client.connect();
+    await Promise.race([connecting, deadline]);
   } catch (err) {
-    // The failed attempt already closed the socket; destroy only what may still be open.
+    connecting.catch(() => {});
+    // A failed attempt already closed the socket; destroy only what may still be open.
     if (client.isOpen) client.destroy();
     throw new RedisUnavailableError(options.url, { cause: err });
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }
 
-/** The URL without its password (for messages and logs). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<invalid Redis URL>';
+/** Errors that mean "Redis is not there right now", as opposed to a bad command or a bug. */
+export function isRedisOutage(err: unknown): boolean {
+  if (
+    err instanceof ClientOfflineError ||
+    err instanceof ClientClosedError ||
+    err instanceof SocketClosedUnexpectedlyError ||
+    err instanceof ConnectionTimeoutError ||
+    err instanceof SocketTimeoutError ||
+    err instanceof TimeoutError ||
+    err instanceof DisconnectsClientError ||
+    err instanceof ReconnectStrategyError ||
+    err instanceof CommandDeadlineError
+  ) {
+    return true;
   }
+  // A server still loading its data set, busy in a script, or a replica during failover.
+  if (err instanceof ErrorReply)
+    return /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)\b/.test(err.message);
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && NETWORK_CODES.has(code);
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** No reply within commandTimeoutMs. */
+class CommandDeadlineError extends Error {
+  constructor(ms: number) {
+    super(`no reply from Redis within ${ms} ms`);
+    this.name = 'CommandDeadlineError';
+  }
+}
+
+/**
+ * Runs Redis command(s) on `client` within its command deadline; an outage (isRedisOutage) becomes
+ * RedisUnavailableError, so callers see one error type for "cannot reach" (StorageUnavailableError,
+ * 503 at the edge) and never a reply they did not get. A command that missed its deadline may still
+ * take effect on the server: callers treat the outcome as unknown (a code consumed then is spent).
+ */
+export async function redisCommand<T>(client: RedisClient, run: () => Promise<T>): Promise<T> {
+  const s = settings.get(client) ?? {
+    url: client.options?.url ?? 'redis://',
+    commandTimeoutMs: DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CommandDeadlineError(s.commandTimeoutMs)), s.commandTimeoutMs);
+  });
+  try {
+    // race() subscribes to both: a reply (or rejection) arriving after the deadline is absorbed.
+    return await Promise.race([run(), deadline]);
+  } catch (err) {
+    throw isRedisOutage(err) ? new RedisUnavailableError(s.url, { cause: err }) : err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `text` with the URL's password, if any, masked: a second fence for messages built from causes. */
+function scrub(text: string, url: string): string {
+  let password = '';
+  try {
+    password = decodeURIComponent(new URL(url).password);
+  } catch {
+    return text;
+  }
+  return password === '' ? text : text.split(password).join('***');
 }
 
 /** A Lua script run by SHA (EVALSHA), loaded on first use and again after a server restart (NOSCRIPT). */
@@ -80,12 +215,14 @@ export class Script {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: RedisClient, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await client.evalSha(this.sha, { keys, arguments: args });
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.eval(this.source, { keys, arguments: args });
-    }
+  run(client: RedisClient, keys: string[], args: string[]): Promise<unknown> {
+    return redisCommand(client, async () => {
+      try {
+        return await client.evalSha(this.sha, { keys, arguments: args });
+      } catch (err) {
+        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+        return client.eval(this.source, { keys, arguments: args });
+      }
+    });
   }
 }

@@ -3,8 +3,9 @@
 // records stay in the SQL store; `composeStorage` (../compose.ts) joins the two into one Storage.
 // Every key lives under one prefix (default `keyhole:`), so several deployments can share a server.
 
-import { connectRedis, type RedisClient, type RedisConnectOptions } from './client.ts';
+import { connectRedis, type RedisClient, type RedisConnectOptions, redisCommand } from './client.ts';
 import { RedisCodeStore } from './codes.ts';
+import { RedisChangeFeed } from './feed.ts';
 import { RedisRevocationStore } from './revocations.ts';
 
 export { RedisUnavailableError } from './client.ts';
@@ -25,6 +26,8 @@ export class RedisStores {
   readonly prefix: string;
   readonly codes: RedisCodeStore;
   readonly revocations: RedisRevocationStore;
+  /** Cross-replica change notifications (revocations are published by `revocations.revoke`). */
+  readonly changes: RedisChangeFeed;
   #closed = false;
 
   constructor(client: RedisClient, options: Omit<RedisStoresOptions, 'url'> = {}) {
@@ -32,19 +35,21 @@ export class RedisStores {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     const expiry = { clock: options.now ?? Date.now, graceMs: options.expiryGraceMs ?? 5000 };
     this.codes = new RedisCodeStore(client, this.prefix, expiry);
-    this.revocations = new RedisRevocationStore(client, this.prefix, expiry);
+    this.changes = new RedisChangeFeed(client, this.prefix, options.onError);
+    this.revocations = new RedisRevocationStore(client, this.prefix, expiry, this.changes.channel);
   }
 
   /** Resolves if Redis answers. */
   async ping(): Promise<void> {
     if (this.#closed) throw new Error('storage is closed');
-    await this.client.ping();
+    await redisCommand(this.client, () => this.client.ping());
   }
 
   /** Closes the connection after replies to commands already sent have arrived. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.changes.close();
     if (this.client.isOpen) await this.client.close();
   }
 }

@@ -3,11 +3,13 @@
 // for `listActive`, which then reads only the unexpired range (no keyspace SCAN) — its cost follows the
 // number of active revocations. Both keys share a hash tag so each script touches one Cluster slot.
 
-import type { RevocationStore } from '../types.ts';
-import { type RedisClient, Script } from './client.ts';
+import type { RevocationStore, StorageChange } from '../types.ts';
+import { type RedisClient, redisCommand, Script } from './client.ts';
 import { type RedisExpiry, ttlMs } from './codes.ts';
 
-// KEYS: id key, index. ARGV: id, expiresAt, ttl, purgeBefore. Keeps the later expiry (idempotent).
+// KEYS: id key, index. ARGV: id, expiresAt, ttl, purgeBefore, channel, message. Keeps the later expiry
+// (idempotent). A new or extended revocation is published on the change feed in the same script, so
+// no replica can miss it between the write and the notification (feed.ts).
 const REVOKE = new Script(`
 local old = tonumber(redis.call('GET', KEYS[1]) or '')
 local exp = tonumber(ARGV[2])
@@ -17,6 +19,7 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
 local ttl = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `);
 
@@ -31,24 +34,35 @@ export class RedisRevocationStore implements RevocationStore {
   readonly #prefix: string;
   readonly #index: string;
   readonly #expiry: RedisExpiry;
+  readonly #channel: string;
 
-  constructor(client: RedisClient, prefix: string, expiry: RedisExpiry) {
+  /** `channel`: the change feed's channel (feed.ts), told of every new revocation. */
+  constructor(client: RedisClient, prefix: string, expiry: RedisExpiry, channel: string) {
     this.#client = client;
     this.#prefix = prefix;
     this.#index = `${prefix}{rev}:index`;
     this.#expiry = expiry;
+    this.#channel = channel;
   }
 
   async revoke(id: string, expiresAt: number): Promise<void> {
+    const message: StorageChange = { type: 'revoked', id, expiresAt };
     await REVOKE.run(
       this.#client,
       [this.#key(id), this.#index],
-      [id, String(expiresAt), String(ttlMs(expiresAt, this.#expiry)), String(this.#purgeBefore())],
+      [
+        id,
+        String(expiresAt),
+        String(ttlMs(expiresAt, this.#expiry)),
+        String(this.#purgeBefore()),
+        this.#channel,
+        JSON.stringify(message),
+      ],
     );
   }
 
   async isRevoked(id: string, now: number): Promise<boolean> {
-    const expiresAt = await this.#client.get(this.#key(id));
+    const expiresAt = await redisCommand(this.#client, () => this.#client.get(this.#key(id)));
     return expiresAt !== null && Number(expiresAt) > now;
   }
 

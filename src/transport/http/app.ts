@@ -8,6 +8,7 @@ import { type Logger, silentLogger } from '../../observability/logger.ts';
 import type { Principal } from '../../protocol/contract.ts';
 import type { Engine } from '../../protocol/engine.ts';
 import { ErrorCode } from '../../protocol/jsonrpc.ts';
+import type { SessionBackplane } from './backplane.ts';
 import type { HttpContext } from './context.ts';
 import { sendPlain, sendRpcError, TransportError } from './errors.ts';
 import { type EventStore, MemoryEventStore } from './event-store.ts';
@@ -18,6 +19,8 @@ import { type HttpOptions, resolveHttpOptions } from './options.ts';
 import { handleMcpPost } from './post.ts';
 import { corsHeaders, isWildcardHost, preflightHeaders, SecurityPolicy } from './security.ts';
 import { SessionRegistry } from './sessions.ts';
+import { SharedSessions } from './shared-sessions.ts';
+import { MirroredEventStore } from './shared-stream.ts';
 import { KeepAlive } from './sse.ts';
 
 /** A refusal from the guard, sent as is (e.g. 401 with WWW-Authenticate). */
@@ -52,6 +55,12 @@ export interface HttpAppOptions extends Partial<HttpOptions> {
   challenge?: (requiredScopes: readonly string[]) => string;
   /** Where legacy stream events are kept for Last-Event-ID replay. Default: bounded, in memory. */
   eventStore?: EventStore;
+  /**
+   * Shares legacy sessions with other replicas (issue #4 "Replicas"): state, stream events and the
+   * messages between replicas go through it (createRedisSessionBackplane). One backplane per app.
+   * Without it legacy sessions live in this process only.
+   */
+  sessionBackplane?: SessionBackplane;
 }
 
 export interface HttpApp {
@@ -72,7 +81,16 @@ export interface HttpApp {
 const ALLOW_MCP = 'GET, POST, DELETE';
 
 export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpApp {
-  const { logger = silentLogger, ready, routes, guard, challenge, eventStore, ...rest } = init;
+  const {
+    logger = silentLogger,
+    ready,
+    routes,
+    guard,
+    challenge,
+    eventStore,
+    sessionBackplane,
+    ...rest
+  } = init;
   const options = resolveHttpOptions(rest);
   const { mcpPath, legacySsePath, legacyMessagesPath } = options;
 
@@ -90,6 +108,7 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
     logger,
     sessions: new SessionRegistry(options.maxSessions, options.sessionIdleTimeoutMs),
     events: eventStore ?? new MemoryEventStore(),
+    shared: undefined,
     keepAlive: new KeepAlive(),
     replyHeaders: (reply) =>
       reply.requiredScopes && challenge ? { 'www-authenticate': challenge(reply.requiredScopes) } : undefined,
@@ -103,6 +122,14 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
       if (--inflight === 0 && drained) drained();
     },
   };
+
+  const shared = sessionBackplane ? new SharedSessions(ctx, sessionBackplane) : undefined;
+  if (shared) {
+    // Set once, before any request: plain data properties keep the hot paths as they were.
+    const wiring = ctx as { shared: SharedSessions | undefined; events: EventStore };
+    wiring.shared = shared;
+    wiring.events = new MirroredEventStore(ctx.events, shared);
+  }
 
   const server = createServer({
     headersTimeout: options.headersTimeoutMs,
@@ -139,6 +166,7 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
     });
     ctx.keepAlive.start(options.sseKeepAliveMs);
     ctx.sessions.startSweeper();
+    shared?.start();
     logger.info('http listening', { url: url.href });
   });
 
@@ -339,7 +367,9 @@ export function createHttpApp(engine: Engine, init: HttpAppOptions = {}): HttpAp
       });
       clearTimeout(timer);
     }
+    // Only this replica's copies: shared sessions live on for the other replicas.
     ctx.sessions.closeAll();
+    shared?.stop();
     ctx.keepAlive.stop();
     ctx.sessions.stopSweeper();
     const cut = setTimeout(() => server.closeAllConnections(), remaining());

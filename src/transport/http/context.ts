@@ -6,6 +6,7 @@ import type { Engine } from '../../protocol/engine.ts';
 import type { EventStore } from './event-store.ts';
 import type { HttpOptions } from './options.ts';
 import type { SessionRegistry } from './sessions.ts';
+import type { SharedSessions } from './shared-sessions.ts';
 import type { KeepAlive } from './sse.ts';
 
 export interface HttpContext {
@@ -14,6 +15,8 @@ export interface HttpContext {
   readonly logger: Logger;
   readonly sessions: SessionRegistry;
   readonly events: EventStore;
+  /** Set when legacy sessions are shared with other replicas (a session backplane); undefined otherwise. */
+  readonly shared: SharedSessions | undefined;
   readonly keepAlive: KeepAlive;
   /** Extra response headers for a reply (the WWW-Authenticate challenge of a 403 insufficient_scope). */
   replyHeaders(reply: Reply): Record<string, string> | undefined;

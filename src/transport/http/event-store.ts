@@ -2,9 +2,9 @@
 // Redelivery"): events sent on a session's SSE streams are kept so a client that lost its connection
 // can GET them again with Last-Event-ID, on the stream they belong to and no other.
 //
-// The interface is synchronous on purpose: a legacy session, its in-flight requests and its live
-// streams exist only in this process, so a store outside it could not resume anything this process
-// does not also hold.
+// The interface is synchronous on purpose: it serves the process that produces a stream. Where
+// replicas share sessions (backplane.ts), the store also writes each event behind to the shared log
+// (shared-stream.ts), and another replica resumes the stream from there.
 
 export interface StoredEvent {
   /** Position in its stream, from 1. */
@@ -19,6 +19,10 @@ export interface EventStore {
   append(sessionId: string, streamId: string, event: StoredEvent): void;
   /** The retained events of a stream after position `seq`, oldest first; undefined for a stream it does not know. */
   after(sessionId: string, streamId: string, seq: number): readonly StoredEvent[] | undefined;
+  /** A new stream, before its first event (a store shared by replicas records that it may be resumed). */
+  created?(sessionId: string, streamId: string): void;
+  /** The stream's last message is stored: nothing follows it (`endSeq` is past its last event). */
+  completed?(sessionId: string, streamId: string, endSeq: number): void;
   /** Forgets a stream whose messages were all delivered. */
   dropStream(sessionId: string, streamId: string): void;
   dropSession(sessionId: string): void;

@@ -1,4 +1,5 @@
-// The HTTP transport: createHttpApp() for the common case, and its parts for another listener.
+// The HTTP transport: createHttpApp() for the common case, and its parts for another listener. The
+// Redis session backplane (redis-backplane.ts) is imported where the app is wired, not from here.
 
 export {
   createHttpApp,
@@ -9,6 +10,15 @@ export {
   type HttpAppOptions,
   type Routes,
 } from './app.ts';
+export type {
+  BusMessage,
+  LoggedEvent,
+  SessionBackplane,
+  SessionKind,
+  SessionListener,
+  SessionMutation,
+  SessionRecord,
+} from './backplane.ts';
 export { isJsonContentType, REJECTED, readBody, readJson } from './body.ts';
 export type { HttpContext } from './context.ts';
 export { rpcErrorBody, sendAccepted, sendJson, sendRpcError, TransportError } from './errors.ts';
@@ -24,4 +34,6 @@ export { DEFAULT_HTTP_OPTIONS, type HttpOptions, resolveHttpOptions } from './op
 export { acceptsJsonAndSse, handleMcpPost } from './post.ts';
 export { corsHeaders, isLoopbackHost, preflightHeaders, SecurityPolicy } from './security.ts';
 export { HttpSession, SessionRegistry, samePrincipal } from './sessions.ts';
+export { SharedHttpSession, SharedSessions } from './shared-sessions.ts';
+export { MirroredEventStore, StreamTail } from './shared-stream.ts';
 export { formatEvent, KeepAlive, openSse, SSE_HEADERS, writeSse } from './sse.ts';

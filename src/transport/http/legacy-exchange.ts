@@ -13,6 +13,7 @@ import type { LegacySession } from '../../protocol/session.ts';
 import { sendAccepted, sendJson, sendRpcError } from './errors.ts';
 import type { LegacyStream } from './legacy-stream.ts';
 import type { HttpSession } from './sessions.ts';
+import { SharedHttpSession } from './shared-sessions.ts';
 import { isWritable } from './sse.ts';
 
 /**
@@ -91,6 +92,17 @@ export class LegacyExchange implements Dispatch, Outbound {
     this.#hs.inflight.delete(this.#abort);
     if (this.#stream) this.#stream.finish();
     else sendRpcError(this.#res, 500, id, ErrorCode.InternalError, 'Internal error');
+  }
+
+  /**
+   * The shared session store could not be reached (replicas, issue #4 "Failure"): 503, or the end of
+   * an SSE response that has already begun.
+   */
+  unavailable(id: JsonRpcRequest['id'] | null, err: unknown): void {
+    this.#hs.inflight.delete(this.#abort);
+    if (this.#stream) this.#stream.finish();
+    else if (this.#hs instanceof SharedHttpSession) this.#hs.shared.unavailable(this.#res, id, err);
+    else sendRpcError(this.#res, 503, id, ErrorCode.InternalError, 'Service Unavailable');
   }
 
   /** All responses are out: end the stream, or answer with `json` in one write. */

@@ -11,11 +11,14 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../../protocol/jsonrpc.ts';
+import type { LegacySession } from '../../protocol/session.ts';
 import { isJsonContentType, REJECTED, readJson } from './body.ts';
 import type { HttpContext } from './context.ts';
 import { sendAccepted, sendRpcError, TransportError } from './errors.ts';
 import { HttpSession } from './sessions.ts';
-import { formatEvent, openSse, writeSse } from './sse.ts';
+import { SharedHttpSession, type SharedSessions } from './shared-sessions.ts';
+import { RelayedSse } from './shared-stream.ts';
+import { formatEvent, isWritable, openSse, writeSse } from './sse.ts';
 
 const NEVER = new AbortController().signal;
 
@@ -43,6 +46,10 @@ export function openLegacySse(ctx: HttpContext, res: ServerResponse, principal: 
   }
   const session = ctx.engine.createSession();
   session.principal = principal;
+  if (ctx.shared) {
+    openShared(ctx, ctx.shared, res, session);
+    return;
+  }
   const hs = new HttpSession(ctx, session, 'sse');
   hs.sse = res;
   session.standalone = new SseConnection(res);
@@ -54,6 +61,41 @@ export function openLegacySse(ctx: HttpContext, res: ServerResponse, principal: 
   ctx.keepAlive.add(res);
   // The connection is the session: when it goes, so does the session.
   res.once('close', () => hs.close());
+}
+
+/**
+ * The session is stored for every replica and this replica listens for the messages others send to
+ * it before the client learns the endpoint: a POST may land anywhere right after.
+ */
+async function openShared(
+  ctx: HttpContext,
+  shared: SharedSessions,
+  res: ServerResponse,
+  session: LegacySession,
+): Promise<void> {
+  const hs = shared.adopt(session, 'sse');
+  hs.sse = res;
+  const stored = shared.store(hs);
+  // The connection is the session: when it goes, so does the session, on every replica.
+  res.once('close', () => {
+    hs.close();
+    stored.then(() => shared.end(hs)).catch((err: unknown) => shared.writeFailed(err));
+  });
+  try {
+    await stored;
+    await shared.relaySse(hs, res);
+  } catch (err) {
+    hs.sse = undefined;
+    hs.close();
+    shared.unavailable(res, null, err);
+    return;
+  }
+  if (hs.closed || !isWritable(res)) return;
+  openSse(res);
+  session.standalone = new SseConnection(res);
+  const endpoint = `${ctx.basePath}${ctx.options.legacyMessagesPath}?sessionId=${session.id}`;
+  writeSse(res, formatEvent(endpoint, undefined, 'endpoint'));
+  ctx.keepAlive.add(res);
 }
 
 /** POST on the messages path: one JSON-RPC message for the session named in `?sessionId=`. */
@@ -75,7 +117,16 @@ export async function handleLegacyMessage(
     );
     return;
   }
-  const hs = ctx.sessions.find(sid, 'sse', principal);
+  const shared = ctx.shared;
+  let hs: HttpSession | undefined;
+  if (shared) {
+    try {
+      hs = await shared.find(sid, 'sse', principal);
+    } catch (err) {
+      shared.unavailable(res, null, err);
+      return;
+    }
+  } else hs = ctx.sessions.find(sid, 'sse', principal);
   if (!hs) {
     sendRpcError(res, 404, null, TransportError.SessionNotFound, 'Session not found');
     return;
@@ -103,7 +154,10 @@ export async function handleLegacyMessage(
     return;
   }
   const c = classify(value);
-  const stream = hs.session.standalone as SseConnection | undefined;
+  // Shared by replicas: the connection may be held by another one, which relays what is sent here.
+  const stream =
+    (hs.session.standalone as SseConnection | undefined) ??
+    (shared && hs instanceof SharedHttpSession ? new RelayedSse(hs) : undefined);
   if (c.kind === 'invalid' || !stream) {
     const reason = c.kind === 'invalid' ? c.reason : 'the session stream is closed';
     sendRpcError(
@@ -125,11 +179,22 @@ export async function handleLegacyMessage(
   };
   if (c.kind === 'notification') {
     ctx.engine.notification(c.message, dispatch);
+    if (hs instanceof SharedHttpSession) {
+      hs.shared.relayNotification(hs, c.message);
+      try {
+        await hs.settled();
+      } catch (err) {
+        hs.shared.unavailable(res, null, err);
+        return;
+      }
+    }
     sendAccepted(res);
     return;
   }
   if (c.kind === 'response') {
-    ctx.engine.response(c.message, dispatch);
+    if (!ctx.engine.response(c.message, dispatch) && hs instanceof SharedHttpSession) {
+      hs.shared.relayResponse(hs, c.message);
+    }
     sendAccepted(res);
     return;
   }
@@ -142,8 +207,13 @@ export async function handleLegacyMessage(
   try {
     const reply = await ctx.engine.handle(request, { ...dispatch, signal: abort.signal });
     if (request.method === 'initialize' && 'result' in reply.message && !hs.closed) {
-      ctx.engine.attachSession(hs.session);
-    }
+      if (hs instanceof SharedHttpSession) {
+        hs.attach();
+        // The replica holding the connection, and any other, must see the negotiated version.
+        await hs.writeInitialize().catch((e: unknown) => hs.shared.writeFailed(e));
+      } else ctx.engine.attachSession(hs.session);
+    } else if (hs instanceof SharedHttpSession)
+      await hs.settled()?.catch((e: unknown) => hs.shared.writeFailed(e));
     if (!reply.cancelled) stream.send(reply.message);
   } catch (err) {
     ctx.logger.error('engine.handle failed', { error: err, method: request.method });

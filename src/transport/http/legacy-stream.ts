@@ -63,6 +63,7 @@ export class LegacyStream implements Outbound {
   finish(): void {
     if (this.#complete) return;
     this.#complete = true;
+    this.#ctx.events.completed?.(this.#owner.id, this.id, this.#seq + 1);
     const res = this.#res;
     if (res) {
       this.#detach(res);

@@ -18,6 +18,8 @@ import { sendAccepted, sendRpcError, TransportError } from './errors.ts';
 import { parseEventId } from './event-store.ts';
 import { LegacyExchange } from './legacy-exchange.ts';
 import { HttpSession } from './sessions.ts';
+import { SharedHttpSession, type SharedSessions } from './shared-sessions.ts';
+import { STANDALONE } from './shared-stream.ts';
 
 const NEVER = new AbortController().signal;
 const NO_OUTBOUND: Outbound = Object.freeze({ canRequest: false, send: () => false });
@@ -69,11 +71,29 @@ export function handleLegacyPost(
     sendRpcError(res, 400, firstId, TransportError.BadRequest, versionProblem);
     return;
   }
+  const shared = ctx.shared;
+  if (shared) {
+    shared.find(sid, 'streamable', principal).then(
+      (hs) => (hs ? inSession(ctx, res, hs, body, principal) : unknownSession(res, firstId)),
+      (err: unknown) => shared.unavailable(res, firstId, err),
+    );
+    return;
+  }
   const hs = ctx.sessions.find(sid, 'streamable', principal);
   if (!hs) {
     unknownSession(res, firstId);
     return;
   }
+  inSession(ctx, res, hs, body, principal);
+}
+
+function inSession(
+  ctx: HttpContext,
+  res: ServerResponse,
+  hs: HttpSession,
+  body: Classified | unknown[],
+  principal: Principal | undefined,
+): void {
   hs.session.touch();
   if (Array.isArray(body)) {
     batch(ctx, res, hs, body, principal);
@@ -85,16 +105,33 @@ export function handleLegacyPost(
       return;
     case 'notification':
       ctx.engine.notification(body.message, messageDispatch(hs, principal));
-      sendAccepted(res);
+      if (hs instanceof SharedHttpSession) hs.shared.relayNotification(hs, body.message);
+      accepted(ctx, res, hs);
       return;
     case 'response':
       // The client's answer to a server request (sampling, elicitation, roots).
-      ctx.engine.response(body.message, messageDispatch(hs, principal));
+      if (
+        !ctx.engine.response(body.message, messageDispatch(hs, principal)) &&
+        hs instanceof SharedHttpSession
+      ) {
+        hs.shared.relayResponse(hs, body.message);
+      }
       sendAccepted(res);
       return;
     default:
       sendRpcError(res, 400, body.id, ErrorCode.InvalidRequest, `Invalid Request: ${body.reason}`);
   }
+}
+
+/** 202, once the message's state changes (notifications/initialized) reached the other replicas. */
+function accepted(ctx: HttpContext, res: ServerResponse, hs: HttpSession): void {
+  const written = hs.settled();
+  if (!written) sendAccepted(res);
+  else
+    written.then(
+      () => sendAccepted(res),
+      (err: unknown) => ctx.shared?.unavailable(res, null, err),
+    );
 }
 
 function messageDispatch(hs: HttpSession, principal: Principal | undefined): Dispatch {
@@ -116,12 +153,25 @@ function initialize(
   }
   const session = ctx.engine.createSession();
   session.principal = principal;
-  const hs = new HttpSession(ctx, session, 'streamable');
+  const shared = ctx.shared;
+  const hs = shared ? shared.adopt(session, 'streamable') : new HttpSession(ctx, session, 'streamable');
   // "Session Management" 1: the id travels on the response that carries the InitializeResult.
   const exchange = new LegacyExchange(hs, res, principal, { 'mcp-session-id': session.id });
   ctx.begin();
   ctx.engine.handle(request, exchange).then(
     (reply) => {
+      if (shared && 'result' in reply.message && !session.closed) {
+        // The session exists once every replica can find it.
+        shared.store(hs as SharedHttpSession).then(
+          () => respond(ctx, exchange, reply),
+          (err: unknown) => {
+            session.close();
+            exchange.unavailable(request.id, err);
+            ctx.done();
+          },
+        );
+        return;
+      }
       if ('result' in reply.message && !session.closed) {
         ctx.sessions.add(hs);
         ctx.engine.attachSession(session);
@@ -145,7 +195,19 @@ function single(
   const exchange = new LegacyExchange(hs, res, principal);
   ctx.begin();
   ctx.engine.handle(request, exchange).then(
-    (reply) => respond(ctx, exchange, reply),
+    (reply) => {
+      // logging/setLevel, resources/subscribe: the other replicas know before the client does.
+      const written = hs.settled();
+      if (!written) respond(ctx, exchange, reply);
+      else
+        written.then(
+          () => respond(ctx, exchange, reply),
+          (err: unknown) => {
+            exchange.unavailable(request.id, err);
+            ctx.done();
+          },
+        );
+    },
     (err: unknown) => failed(ctx, exchange, request, err),
   );
 }
@@ -218,9 +280,12 @@ function batch(
         break;
       case 'notification':
         ctx.engine.notification(c.message, dispatch);
+        if (hs instanceof SharedHttpSession) hs.shared.relayNotification(hs, c.message);
         break;
       case 'response':
-        ctx.engine.response(c.message, dispatch);
+        if (!ctx.engine.response(c.message, dispatch) && hs instanceof SharedHttpSession) {
+          hs.shared.relayResponse(hs, c.message);
+        }
         break;
       default:
         // JSON-RPC 2.0 §6: an invalid member gets its own error response.
@@ -235,11 +300,18 @@ function batch(
     }
   }
   if (answers.length === 0) {
-    exchange.end(202, undefined);
+    const written = hs.settled();
+    if (!written) exchange.end(202, undefined);
+    else
+      written.then(
+        () => exchange.end(202, undefined),
+        (err: unknown) => exchange.unavailable(null, err),
+      );
     return;
   }
   ctx.begin();
-  Promise.all(answers).then(
+  const all = Promise.all(answers);
+  (ctx.shared ? all.then((a) => (hs.settled() ?? Promise.resolve()).then(() => a)) : all).then(
     (all) => {
       try {
         const json = all.filter((m): m is JsonRpcResponse => m !== undefined);
@@ -275,8 +347,21 @@ export function handleLegacyGet(
     );
     return;
   }
-  const hs = findSession(ctx, req, res, principal);
-  if (!hs) return;
+  const sid = checkedSessionId(req, res);
+  if (sid === undefined) return;
+  const shared = ctx.shared;
+  if (shared) {
+    shared.find(sid, 'streamable', principal).then(
+      (hs) => (hs ? sharedGet(shared, req, res, hs) : unknownSession(res, null)),
+      (err: unknown) => shared.unavailable(res, null, err),
+    );
+    return;
+  }
+  const hs = ctx.sessions.find(sid, 'streamable', principal);
+  if (!hs) {
+    unknownSession(res, null);
+    return;
+  }
   hs.session.touch();
   const last = req.headers['last-event-id'];
   if (typeof last === 'string' && last !== '') {
@@ -284,13 +369,7 @@ export function handleLegacyGet(
     const parsed = parseEventId(last);
     const stream = parsed ? hs.stream(parsed.streamId) : undefined;
     if (!parsed || !stream) {
-      sendRpcError(
-        res,
-        400,
-        null,
-        TransportError.BadRequest,
-        'Bad Request: Last-Event-ID does not name a resumable stream',
-      );
+      badLastEventId(res);
       return;
     }
     stream.resume(res, parsed.seq);
@@ -298,38 +377,110 @@ export function handleLegacyGet(
   }
   const standalone = hs.standalone();
   if (standalone.connected) {
-    sendRpcError(
-      res,
-      409,
-      null,
-      TransportError.BadRequest,
-      'Conflict: Only one SSE stream is allowed per session',
-    );
+    onlyOneStream(res);
     return;
   }
   standalone.open(res);
 }
 
-/** DELETE: the client ends its session ("Session Management" 5). */
+/**
+ * GET on a session shared by replicas: the standalone stream is taken by this replica; a POST stream
+ * is resumed from this replica's own copy if it produces it, from the shared log otherwise.
+ */
+function sharedGet(
+  shared: SharedSessions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  hs: SharedHttpSession,
+): void {
+  const last = req.headers['last-event-id'];
+  const fail = (err: unknown) => shared.unavailable(res, null, err);
+  if (typeof last === 'string' && last !== '') {
+    // "Resumability and Redelivery" 2: replay only what belongs to the stream the id came from.
+    const parsed = parseEventId(last);
+    if (!parsed) {
+      badLastEventId(res);
+      return;
+    }
+    if (parsed.streamId === STANDALONE) {
+      // Resumable once a GET opened it, on whichever replica.
+      shared.backplane
+        .hasStream(hs.id, STANDALONE)
+        .then((known) => (known ? shared.openStandalone(hs, res, parsed.seq) : badLastEventId(res)))
+        .catch(fail);
+      return;
+    }
+    const stream = hs.stream(parsed.streamId);
+    if (stream) {
+      stream.resume(res, parsed.seq);
+      return;
+    }
+    shared.resumeRemote(hs, parsed.streamId, parsed.seq, res).then((found) => {
+      if (!found) badLastEventId(res);
+    }, fail);
+    return;
+  }
+  if (hs.standaloneTail?.connected) {
+    onlyOneStream(res);
+    return;
+  }
+  shared.openStandalone(hs, res, undefined).catch(fail);
+}
+
+function badLastEventId(res: ServerResponse): void {
+  sendRpcError(
+    res,
+    400,
+    null,
+    TransportError.BadRequest,
+    'Bad Request: Last-Event-ID does not name a resumable stream',
+  );
+}
+
+function onlyOneStream(res: ServerResponse): void {
+  sendRpcError(
+    res,
+    409,
+    null,
+    TransportError.BadRequest,
+    'Conflict: Only one SSE stream is allowed per session',
+  );
+}
+
+/** DELETE: the client ends its session ("Session Management" 5), on every replica. */
 export function handleLegacyDelete(
   ctx: HttpContext,
   req: IncomingMessage,
   res: ServerResponse,
   principal: Principal | undefined,
 ): void {
-  const hs = findSession(ctx, req, res, principal);
-  if (!hs) return;
+  const sid = checkedSessionId(req, res);
+  if (sid === undefined) return;
+  const shared = ctx.shared;
+  if (shared) {
+    const fail = (err: unknown) => shared.unavailable(res, null, err);
+    shared.find(sid, 'streamable', principal).then((hs) => {
+      if (!hs) unknownSession(res, null);
+      else shared.end(hs).then(() => deleted(res), fail);
+    }, fail);
+    return;
+  }
+  const hs = ctx.sessions.find(sid, 'streamable', principal);
+  if (!hs) {
+    unknownSession(res, null);
+    return;
+  }
   hs.close();
+  deleted(res);
+}
+
+function deleted(res: ServerResponse): void {
   res.writeHead(204, { 'cache-control': 'no-store' });
   res.end();
 }
 
-function findSession(
-  ctx: HttpContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  principal: Principal | undefined,
-): HttpSession | undefined {
+/** The Mcp-Session-Id of a GET or DELETE, once its protocol version header is acceptable. */
+function checkedSessionId(req: IncomingMessage, res: ServerResponse): string | undefined {
   const sid = sessionIdOf(req);
   if (sid === undefined) {
     missingSession(res, null);
@@ -340,7 +491,5 @@ function findSession(
     sendRpcError(res, 400, null, TransportError.BadRequest, problem);
     return undefined;
   }
-  const hs = ctx.sessions.find(sid, 'streamable', principal);
-  if (!hs) unknownSession(res, null);
-  return hs;
+  return sid;
 }

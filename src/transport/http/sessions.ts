@@ -4,15 +4,16 @@
 import type { ServerResponse } from 'node:http';
 import type { Principal } from '../../protocol/contract.ts';
 import type { LegacySession } from '../../protocol/session.ts';
+import type { SessionKind } from './backplane.ts';
 import type { HttpContext } from './context.ts';
 import { LegacyStream, type StreamOwner } from './legacy-stream.ts';
+
+export type { SessionKind } from './backplane.ts';
 
 /** The standalone GET stream's id; POST streams count up from 1 (base 36). */
 const STANDALONE = '0';
 /** Finished POST streams whose client has not come back for the response, kept per session at most. */
 const MAX_PARKED_STREAMS = 32;
-
-export type SessionKind = 'streamable' | 'sse';
 
 export class HttpSession implements StreamOwner {
   readonly session: LegacySession;
@@ -22,6 +23,8 @@ export class HttpSession implements StreamOwner {
   /** Abort controllers of requests in flight: a session that ends cancels them. */
   readonly inflight = new Set<AbortController>();
   #nextStream = 0;
+  /** Prefix of POST stream ids: a replica's tag where replicas share sessions, so ids never collide. */
+  streamPrefix = '';
   /** 2024-11-05: the SSE connection that is the session. */
   sse: ServerResponse | undefined;
 
@@ -53,8 +56,9 @@ export class HttpSession implements StreamOwner {
 
   /** A new POST response stream. */
   newStream(): LegacyStream {
-    const stream = new LegacyStream(this.#ctx, this, (++this.#nextStream).toString(36));
+    const stream = new LegacyStream(this.#ctx, this, this.streamPrefix + (++this.#nextStream).toString(36));
     this.#streams.set(stream.id, stream);
+    this.#ctx.events.created?.(this.id, stream.id);
     if (this.#streams.size > MAX_PARKED_STREAMS) this.#evictParked();
     return stream;
   }
@@ -72,6 +76,14 @@ export class HttpSession implements StreamOwner {
 
   stream(id: string): LegacyStream | undefined {
     return this.#streams.get(id);
+  }
+
+  /**
+   * Settles the session's state changes made by the current message (written through to the other
+   * replicas before the client hears back); undefined when there is nothing to wait for.
+   */
+  settled(): Promise<void> | undefined {
+    return undefined;
   }
 
   forgetStream(stream: LegacyStream): void {
@@ -133,6 +145,14 @@ export class SessionRegistry {
 
   get full(): boolean {
     return this.#sessions.size >= this.#max;
+  }
+
+  get(id: string): HttpSession | undefined {
+    return this.#sessions.get(id);
+  }
+
+  values(): IterableIterator<HttpSession> {
+    return this.#sessions.values();
   }
 
   add(session: HttpSession): void {

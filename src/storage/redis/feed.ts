@@ -1,0 +1,142 @@
+// Cross-replica change notification on Redis pub/sub (issue #4 "Replicas": a revocation or a key
+// rotation takes effect on every replica within one second). One channel per key prefix; messages are
+// small JSON objects (StorageChange). Pub/sub delivers nothing to a subscriber that is disconnected, so
+// the feed reports when it is down and, after every (re)connection, proves its subscription live with
+// a probe message before it says it is up again: a subscriber then re-reads what it caches, and in
+// between it must not trust its cache (the guard answers 503 rather than "not revoked").
+
+import { randomBytes } from 'node:crypto';
+import type { ChangeFeed, StorageChange } from '../types.ts';
+import { type RedisClient, redisCommand } from './client.ts';
+
+interface Subscriber {
+  listener: (change: StorageChange) => void;
+  onState: (up: boolean) => void;
+}
+
+/** How long a probe may take to come back before the subscription is tried again, ms. */
+const PROBE_TIMEOUT_MS = 2000;
+
+export class RedisChangeFeed implements ChangeFeed {
+  readonly channel: string;
+  readonly #client: RedisClient;
+  readonly #subscribers = new Set<Subscriber>();
+  #sub: RedisClient | undefined;
+  #up = false;
+  #closed = false;
+  #probe: { nonce: string; timer: NodeJS.Timeout } | undefined;
+  readonly #onError: (err: Error) => void;
+
+  constructor(client: RedisClient, prefix: string, onError: (err: Error) => void = () => {}) {
+    this.#client = client;
+    this.channel = `${prefix}changes`;
+    this.#onError = onError;
+  }
+
+  get up(): boolean {
+    return this.#up;
+  }
+
+  async publish(change: StorageChange): Promise<void> {
+    await redisCommand(this.#client, () => this.#client.publish(this.channel, JSON.stringify(change)));
+  }
+
+  subscribe(listener: (change: StorageChange) => void, onState: (up: boolean) => void): () => void {
+    const s: Subscriber = { listener, onState };
+    this.#subscribers.add(s);
+    if (this.#up) queueMicrotask(() => this.#subscribers.has(s) && onState(true));
+    this.#start();
+    return () => {
+      this.#subscribers.delete(s);
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#setUp(false);
+    if (this.#probe) clearTimeout(this.#probe.timer);
+    const sub = this.#sub;
+    this.#sub = undefined;
+    if (sub?.isOpen) sub.destroy();
+  }
+
+  #start(): void {
+    if (this.#sub || this.#closed) return;
+    const sub = this.#client.duplicate();
+    this.#sub = sub;
+    sub.on('error', (err: Error) => {
+      if (this.#up) this.#onError(err);
+      this.#setUp(false);
+    });
+    sub.on('reconnecting', () => this.#setUp(false));
+    sub.on('end', () => this.#setUp(false));
+    // node-redis re-sends SUBSCRIBE itself as part of every reconnection, before 'ready'.
+    sub.on('ready', () => this.#sendProbe());
+    sub
+      .connect()
+      .then(() => sub.subscribe(this.channel, (message) => this.#onMessage(message)))
+      .then(() => this.#sendProbe())
+      .catch((err: unknown) => {
+        // The client keeps reconnecting on its own; 'ready' sends the next probe.
+        if (!this.#closed) this.#onError(err instanceof Error ? err : new Error(String(err)));
+      });
+  }
+
+  /** Publishes a probe on the command connection; the feed is up once the subscriber receives it. */
+  #sendProbe(): void {
+    if (this.#closed || this.#up) return;
+    if (this.#probe) clearTimeout(this.#probe.timer);
+    const nonce = randomBytes(12).toString('base64url');
+    const timer = setTimeout(() => {
+      if (this.#probe?.nonce === nonce) {
+        this.#probe = undefined;
+        this.#sendProbe();
+      }
+    }, PROBE_TIMEOUT_MS);
+    timer.unref();
+    this.#probe = { nonce, timer };
+    this.#client.publish(this.channel, JSON.stringify({ type: 'probe', nonce })).catch(() => {
+      // Redis is down: the timer tries again.
+    });
+  }
+
+  #onMessage(message: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    const change = toChange(parsed);
+    if (change === 'probe') {
+      const nonce = (parsed as { nonce?: unknown }).nonce;
+      if (this.#probe !== undefined && nonce === this.#probe.nonce) {
+        clearTimeout(this.#probe.timer);
+        this.#probe = undefined;
+        this.#setUp(true);
+      }
+      return;
+    }
+    if (change === undefined) return;
+    for (const s of this.#subscribers) s.listener(change);
+  }
+
+  #setUp(up: boolean): void {
+    if (this.#up === up) return;
+    this.#up = up;
+    for (const s of this.#subscribers) s.onState(up);
+  }
+}
+
+/** A StorageChange from a message, 'probe', or undefined for anything else (ignored). */
+function toChange(v: unknown): StorageChange | 'probe' | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o.type === 'probe') return 'probe';
+  if (o.type === 'keys') return { type: 'keys' };
+  if (o.type === 'revoked' && typeof o.id === 'string' && typeof o.expiresAt === 'number') {
+    return { type: 'revoked', id: o.id, expiresAt: o.expiresAt };
+  }
+  return undefined;
+}
