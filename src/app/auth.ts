@@ -29,7 +29,7 @@ import { EventBus } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { McpServer } from '../server/server.ts';
 import { RedisCimdCache } from '../storage/redis/cimd.ts';
-import { connectRedis, type RedisClient } from '../storage/redis/client.ts';
+import { closeRedis, connectRedis, type RedisClient } from '../storage/redis/client.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Guard, GuardResult, Routes } from '../transport/http/app.ts';
 import { isLoopback } from './loopback.ts';
@@ -275,7 +275,7 @@ export async function openAuthServer(
         resourceGuard?.close();
         keys.close();
         await audit.close();
-        if (redis?.isOpen) await redis.close();
+        if (redis) await closeRedis(redis);
         await storage.close();
       })();
       return closed;

@@ -194,6 +194,34 @@ export async function redisCommand<T>(client: RedisClient, run: () => Promise<T>
   }
 }
 
+/** How long closeRedis waits for replies to commands already sent before it drops the connection. */
+export const DEFAULT_REDIS_CLOSE_GRACE_MS = 1000;
+
+/**
+ * Closes `client`: waits up to `graceMs` for replies to commands already sent, then drops the
+ * connection. node-redis's close() resolves only once its command queue is empty, and it learns
+ * that from incoming data: a command queued while the socket was reconnecting (a subscriber's
+ * re-subscription after Redis came back, say) can leave the queue non-empty with nothing left to
+ * arrive, and close() would then wait forever, holding the process open. Never rejects.
+ */
+export async function closeRedis(client: RedisClient, graceMs = DEFAULT_REDIS_CLOSE_GRACE_MS): Promise<void> {
+  if (!client.isOpen) return;
+  let timer: NodeJS.Timeout | undefined;
+  const closed = client.close().then(
+    () => true,
+    () => false,
+  );
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+  });
+  try {
+    if (await Promise.race([closed, late])) return;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (client.isOpen) client.destroy();
+}
+
 /** `text` with the URL's password, if any, masked: a second fence for messages built from causes. */
 function scrub(text: string, url: string): string {
   let password = '';

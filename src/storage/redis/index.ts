@@ -3,7 +3,13 @@
 // records stay in the SQL store; `composeStorage` (../compose.ts) joins the two into one Storage.
 // Every key lives under one prefix (default `keyhole:`), so several deployments can share a server.
 
-import { connectRedis, type RedisClient, type RedisConnectOptions, redisCommand } from './client.ts';
+import {
+  closeRedis,
+  connectRedis,
+  type RedisClient,
+  type RedisConnectOptions,
+  redisCommand,
+} from './client.ts';
 import { RedisCodeStore } from './codes.ts';
 import { RedisChangeFeed } from './feed.ts';
 import { RedisRevocationStore } from './revocations.ts';
@@ -45,12 +51,12 @@ export class RedisStores {
     await redisCommand(this.client, () => this.client.ping());
   }
 
-  /** Closes the connection after replies to commands already sent have arrived. Idempotent. */
+  /** Closes the connection after replies to commands already sent have arrived (bounded). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.changes.close();
-    if (this.client.isOpen) await this.client.close();
+    await closeRedis(this.client);
   }
 }
 

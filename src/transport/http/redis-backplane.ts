@@ -15,7 +15,7 @@
 // events: "<stream>\n<seq>\n<data>").
 
 import { randomInt } from 'node:crypto';
-import { connectRedis, type RedisClient, Script } from '../../storage/redis/client.ts';
+import { closeRedis, connectRedis, type RedisClient, Script } from '../../storage/redis/client.ts';
 import type {
   BusMessage,
   LoggedEvent,
@@ -369,10 +369,7 @@ class RedisBackplane implements RedisSessionBackplane {
     if (this.#closed) return;
     this.#closed = true;
     this.#receiver = undefined;
-    await Promise.allSettled([
-      this.#sub.isOpen ? this.#sub.close() : undefined,
-      this.#client.isOpen ? this.#client.close() : undefined,
-    ]);
+    await Promise.all([closeRedis(this.#sub), closeRedis(this.#client)]);
   }
 }
 

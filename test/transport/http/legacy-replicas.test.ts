@@ -12,6 +12,7 @@ import {
   createRedisSessionBackplane,
   type RedisSessionBackplane,
 } from '../../../src/transport/http/redis-backplane.ts';
+import { startPrivateRedis } from '../../support/services.ts';
 import { ACCEPT, assertRpcError, type Harness, initialize, post, rpc, SseReader, start } from './helpers.ts';
 
 const REDIS_URL = process.env.KEYHOLE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -527,41 +528,22 @@ describe('2024-11-05 HTTP+SSE across replicas', () => {
 
 describe('Redis unreachable', () => {
   test('session paths answer 503 with Cache-Control: no-store and a JSON-RPC error; service comes back', async () => {
-    const { spawn } = await import('node:child_process');
-    const { createServer } = await import('node:net');
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const startRedis = () => {
-      const proc = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        {
-          stdio: 'ignore',
-        },
-      );
-      return proc;
-    };
-    let redis = startRedis();
-    const url = `redis://127.0.0.1:${port}`;
-    let plane: RedisSessionBackplane | undefined;
-    for (let i = 0; i < 100 && !plane; i++) {
+    const redis = await startPrivateRedis();
+    let plane: RedisSessionBackplane;
+    try {
       plane = await createRedisSessionBackplane({
-        url,
+        url: redis.url,
         prefix: 'keyhole-test:',
         commandTimeoutMs: 1000,
-      }).catch(() => undefined);
-      if (!plane) await new Promise((r) => setTimeout(r, 50));
+      });
+    } catch (err) {
+      await redis.close();
+      throw err;
     }
-    assert.ok(plane, 'private Redis started');
     const h = await start({ sessionBackplane: plane });
     try {
       const { headers } = await initialize(h.url);
-      redis.kill('SIGKILL');
-      await new Promise((r) => redis.once('exit', r));
+      await redis.crash();
       const r = await post(h.url, headers, rpc('ping', {}, 1));
       assertRpcError(r, 503, BadRequest, 1);
       assert.equal(r.headers.get('cache-control'), 'no-store');
@@ -578,8 +560,8 @@ describe('Redis unreachable', () => {
       const get = await getStream(h, headers);
       assert.equal(get.status, 503);
       await get.body?.cancel();
-      // Redis returns (empty: this one keeps nothing on disk): the old session is gone, a new one works.
-      redis = startRedis();
+      // Redis returns empty (crashed, nothing on disk): the old session is gone, a new one works.
+      await redis.start();
       await eventually(
         async () => (await post(h.url, headers, rpc('ping', {}, 3))).status === 404,
         'Redis is back',
@@ -588,7 +570,7 @@ describe('Redis unreachable', () => {
     } finally {
       await h.close();
       await plane.close();
-      redis.kill('SIGKILL');
+      await redis.close();
     }
   });
 });
