@@ -4,6 +4,7 @@
 // on every MCP endpoint. The issuer and the resource identifier depend on the public URL, which is only
 // final once the listener has its port: everything that needs them is built in start().
 
+import { TrustedProxies } from '../authserver/client-address.ts';
 import { type CimdOptions, CimdResolver } from '../authserver/clients/cimd.ts';
 import { ClientRegistry } from '../authserver/clients/registry.ts';
 import {
@@ -29,7 +30,7 @@ import { EventBus } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { McpServer } from '../server/server.ts';
 import { RedisCimdCache } from '../storage/redis/cimd.ts';
-import { closeRedis, connectRedis, type RedisClient } from '../storage/redis/client.ts';
+import { closeRedis, connectRedis, type RedisClient, redisConnectionName } from '../storage/redis/client.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Guard, GuardResult, Routes } from '../transport/http/app.ts';
 import { isLoopback } from './loopback.ts';
@@ -91,6 +92,8 @@ export async function openAuthServer(
   options: AuthOptions = {},
 ): Promise<AuthServer> {
   const now = options.now ?? Date.now;
+  // Parsed once; the configuration was validated at start-up (http.trustedProxies).
+  const trustedProxies = new TrustedProxies(config.http.trustedProxies);
   const storage =
     options.storage ??
     (await openConfiguredStorage(config, { now, logger: logger.child({ component: 'storage' }) }));
@@ -100,6 +103,8 @@ export async function openAuthServer(
   let frontChannelSecret: Uint8Array;
   let rateLimit: RateLimiter;
   let redis: RedisClient | undefined;
+  /** A connection of our own, only when the storage lends none (an embedder's storage): closed here. */
+  let ownRedis: RedisClient | undefined;
   try {
     // Sign-in sessions, CSRF tokens and pending requests are HMAC'd with a key derived from the same
     // root as the signing-key encryption (KEYHOLE_KEY_SECRET or keys.secret): they survive restarts
@@ -121,12 +126,18 @@ export async function openAuthServer(
       logger: logger.child({ component: 'keys' }),
     });
     if (config.storage.redisUrl !== undefined) {
-      // Rate-limit counters and the CIMD cache, shared by every replica (issue #4 "Adapters").
-      redis = await connectRedis({
-        url: config.storage.redisUrl,
-        onError: (err) =>
-          logger.warn('redis (rate limits, CIMD cache): connection error', { error: err.message }),
-      });
+      // Rate-limit counters and the CIMD cache, shared by every replica (issue #4 "Adapters"), on the
+      // storage's connection (borrowed: the storage closes it).
+      redis = storage.redis?.client;
+      if (redis === undefined) {
+        ownRedis = await connectRedis({
+          url: config.storage.redisUrl,
+          name: redisConnectionName('auth'),
+          onError: (err) =>
+            logger.warn('redis (rate limits, CIMD cache): connection error', { error: err.message }),
+        });
+        redis = ownRedis;
+      }
     }
     // RFC 6749 §10.10: every replica counts against the same limits.
     rateLimit =
@@ -134,7 +145,7 @@ export async function openAuthServer(
       (redis ? new RedisRateLimiter(redis, { prefix: config.storage.redisPrefix }) : new MemoryRateLimiter());
   } catch (err) {
     await audit?.close();
-    if (redis?.isOpen) redis.destroy();
+    if (ownRedis?.isOpen) ownRedis.destroy();
     await storage.close();
     throw err;
   }
@@ -184,6 +195,7 @@ export async function openAuthServer(
       clients,
       events,
       rateLimit,
+      trustedProxies,
       logger: asLogger,
       now,
     };
@@ -275,7 +287,7 @@ export async function openAuthServer(
         resourceGuard?.close();
         keys.close();
         await audit.close();
-        if (redis) await closeRedis(redis);
+        if (ownRedis) await closeRedis(ownRedis);
         await storage.close();
       })();
       return closed;

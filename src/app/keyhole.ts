@@ -95,15 +95,21 @@ export async function createKeyhole(config: KeyholeConfig, options: KeyholeOptio
   let sessions: RedisSessionBackplane | undefined;
   try {
     // Legacy sessions and their event streams in Redis: any replica serves any request of a session
-    // (issue #4 "Replicas").
-    sessions =
-      config.storage.redisUrl === undefined
-        ? undefined
-        : await (await import('../transport/http/redis-backplane.ts')).createRedisSessionBackplane({
-            url: config.storage.redisUrl,
-            prefix: config.storage.redisPrefix,
-            onError: (err) => logger.warn('redis (sessions): connection error', { error: err.message }),
-          });
+    // (issue #4 "Replicas"). On the storage's connections when it has them (closed with the storage,
+    // after the sessions), else on two of the backplane's own (`--auth none`).
+    if (config.storage.redisUrl !== undefined) {
+      const { createRedisSessionBackplane } = await import('../transport/http/redis-backplane.ts');
+      const lent = auth?.storage.redis;
+      sessions = await createRedisSessionBackplane(
+        lent
+          ? { redis: lent, prefix: config.storage.redisPrefix }
+          : {
+              url: config.storage.redisUrl,
+              prefix: config.storage.redisPrefix,
+              onError: (err) => logger.warn('redis (sessions): connection error', { error: err.message }),
+            },
+      );
+    }
     const ready = readiness(auth, sessions);
     http = createHttpApp(engine, {
       ...httpOptions(config),

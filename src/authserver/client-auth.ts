@@ -196,7 +196,10 @@ export async function authenticateBackChannel(
 ): Promise<{ params: Params; client: ClientRecord }> {
   const params = await readForm(req);
   const credentials = readClientCredentials(req, params, ctx.config.issuer);
-  const limited = await checkRateLimit(ctx, endpoint, { ip: clientIp(req), clientId: credentials.clientId });
+  const limited = await checkRateLimit(ctx, endpoint, {
+    ip: clientIp(req, ctx.trustedProxies),
+    clientId: credentials.clientId,
+  });
   if (limited) throw limited;
   const { client } = await verifyClient(ctx, credentials, options);
   return { params, client };

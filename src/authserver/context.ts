@@ -6,6 +6,7 @@ import type { AuthConfig } from '../config/types.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Storage } from '../storage/types.ts';
+import type { TrustedProxies } from './client-address.ts';
 import type { ClientRegistry } from './clients/registry.ts';
 import type { KeyManager } from './keys.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -44,6 +45,11 @@ export interface AuthServerContext {
   readonly clients: ClientRegistry;
   readonly events: EventBus;
   readonly rateLimit: RateLimiter;
+  /**
+   * Proxies whose X-Forwarded-For / Forwarded name the client (`http.trustedProxies`, parsed once at
+   * start). Absent: nobody is trusted, the client address is the connection's peer.
+   */
+  readonly trustedProxies?: TrustedProxies;
   readonly logger: Logger;
   /** Epoch milliseconds; injected so expiry logic is testable without sleeping. */
   now(): number;

@@ -1,11 +1,12 @@
 // HTTP plumbing shared by the authorization server's endpoints: bounded form and JSON bodies, query
 // parameters, no-store JSON responses, the one place OAuthError becomes a response (and a storage
-// outage a 503), and the client IP.
+// outage a 503), and the client address.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.ts';
 import { isStorageUnavailable } from '../storage/errors.ts';
 import { isJsonContentType, readBody } from '../transport/http/body.ts';
+import { resolveClientAddress, type TrustedProxies } from './client-address.ts';
 import { OAuthError } from './oauth-error.ts';
 
 /** Default cap on form and JSON bodies: token requests are a few hundred bytes, registrations a few KiB. */
@@ -218,14 +219,13 @@ export function sendOAuthError(
 }
 
 /**
- * The peer address of the connection. X-Forwarded-For is not trusted: without a configured trusted
- * proxy, any client could pick its own address and step around per-IP rate limits.
+ * The client address of a request (per-IP rate limits, audit events): the connection's peer, or behind
+ * a trusted proxy (`http.trustedProxies`) the client it names in X-Forwarded-For / Forwarded
+ * (client-address.ts). Without trusted proxies the headers are ignored: any client could pick its own
+ * address and step around per-IP rate limits.
  */
-export function clientIp(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress;
-  if (address === undefined) return 'unknown';
-  // IPv4 clients on a dual-stack socket appear as IPv4-mapped IPv6 (RFC 4291 §2.5.5.2).
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+export function clientIp(req: IncomingMessage, trusted: TrustedProxies | undefined): string {
+  return resolveClientAddress(req, trusted);
 }
 
 /**

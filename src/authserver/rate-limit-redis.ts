@@ -3,7 +3,8 @@
 // time in Redis, read and advanced by one Lua script so concurrent hits from any number of processes
 // are counted exactly once each (RFC 6749 §10.10). A key expires when its window has fully drained, so
 // idle keys hold no memory. If Redis is unreachable `hit` rejects: the caller answers an error rather
-// than letting requests through uncounted.
+// than letting requests through uncounted. The client is the storage's (Storage.redis), borrowed: the
+// limiter never closes it.
 
 import { type RedisClient, Script } from '../storage/redis/client.ts';
 import { DEFAULT_REDIS_PREFIX } from '../storage/redis/index.ts';

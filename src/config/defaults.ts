@@ -64,6 +64,17 @@ export const DEFAULTS: KeyholeConfig = {
      * rejected: DNS-rebinding protection (MCP 2026-07-28 streamable-http "Security & Endpoint").
      */
     allowedHosts: [],
+    /**
+     * Peers trusted to say who their client is: the load balancers and reverse proxies in front of
+     * Keyhole, as IP addresses, CIDR ranges (`10.0.0.0/8`, `fd00::/8`) or `loopback` (127.0.0.0/8,
+     * ::1), `private` (RFC 1918, fc00::/7), `linklocal` (169.254.0.0/16, fe80::/10). A request from
+     * such a peer is attributed (per-IP rate limits, audit trail) to the address its X-Forwarded-For
+     * or Forwarded (RFC 7239) header names: the right-most entry that is not itself a trusted proxy.
+     * Empty: nobody is trusted and the headers are ignored; the client is the connection's peer.
+     * Never list a range that clients connect from (RFC 7239 §8.1: the header "cannot be relied upon
+     * to be correct ... including the client making the request").
+     */
+    trustedProxies: [],
     /** Largest accepted request body; bigger ones get 413 (RFC 9110 §15.5.14). 4 MiB. */
     maxBodyBytes: 4 * 1024 * 1024,
     /** Time a client has to send the request headers (Node `server.headersTimeout`; slow-loris guard). */

@@ -9,6 +9,7 @@ import {
   fsPath,
   hostHeader,
   integer,
+  ipRange,
   keyPrefix,
   LOG_LEVELS,
   list,
@@ -121,6 +122,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KEYHOLE_ALLOWED_HOSTS',
     parser: list(hostHeader(), 'host'),
     summary: 'Extra Host header values allowed',
+  },
+  {
+    key: 'http.trustedProxies',
+    env: 'KEYHOLE_TRUSTED_PROXIES',
+    parser: list(ipRange(), 'IP range'),
+    summary: 'Proxies whose X-Forwarded-For / Forwarded name the client',
   },
   {
     key: 'http.maxBodyBytes',

@@ -4,6 +4,7 @@
 
 import { isIP } from 'node:net';
 import type { LogLevel } from '../observability/logger.ts';
+import { IP_RANGE_NAMES, NOT_A_RANGE, parseIpRange } from './ip-ranges.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
 
@@ -220,6 +221,21 @@ export function hostHeader(): Parser<string> {
         : isIP(name) === 4 || HOSTNAME.test(name);
       if (!validName || (port !== undefined && Number(port) > 65535)) return bad(expected);
       return ok(v);
+    },
+  };
+}
+
+/**
+ * A trusted proxy: an IP address, a CIDR range or a range name (ip-ranges.ts), in canonical form. The
+ * message names the entry, since a list of them is shown whole (and cut short when long).
+ */
+export function ipRange(): Parser<string> {
+  return {
+    describe: `IP address, CIDR range or ${Object.keys(IP_RANGE_NAMES).join(', ')}`,
+    parse(raw) {
+      const entry = JSON.stringify(typeof raw === 'string' ? raw.slice(0, 60) : raw) ?? String(raw);
+      const r = typeof raw === 'string' ? parseIpRange(raw) : { ok: false as const, reason: NOT_A_RANGE };
+      return r.ok ? ok(r.text) : bad(`(${entry}) ${r.reason}`);
     },
   };
 }

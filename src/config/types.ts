@@ -24,6 +24,8 @@ export interface HttpConfig {
   legacyMessagesPath: string;
   allowedOrigins: string[];
   allowedHosts: string[];
+  /** Canonical IP addresses, CIDR ranges and range names (`loopback`, `private`, `linklocal`). */
+  trustedProxies: string[];
   maxBodyBytes: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;

@@ -2,12 +2,16 @@
 // the SQL store, fast expiring state (authorization codes, revocations) from Redis (issue #4
 // "Adapters"). Endpoints still see one `Storage`; health and shutdown cover both backends.
 
+import type { RedisConnections } from './redis/client.ts';
 import type { AuthorizationCodeStore, ChangeFeed, RevocationStore, Storage } from './types.ts';
 
 export interface FastStores {
   readonly codes: AuthorizationCodeStore;
-  readonly revocations: RevocationStore;
+  /** With `backedBy`, the durable store keeps the revocations and this one is its fast copy. */
+  readonly revocations: RevocationStore & { backedBy?(durable: RevocationStore): RevocationStore };
   readonly changes?: ChangeFeed;
+  /** Connections lent to the app wiring (Storage.redis). */
+  readonly redis?: RedisConnections;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -20,10 +24,13 @@ export function composeStorage(durable: Storage, fast: FastStores): Storage {
     consents: durable.consents,
     codes: fast.codes,
     grants: durable.grants,
-    revocations: fast.revocations,
+    // Revocations must survive a Redis that restarts empty: written to the database too, and restored
+    // from it when Redis has lost them (redis/revocations.ts).
+    revocations: fast.revocations.backedBy?.(durable.revocations) ?? fast.revocations,
     keys: durable.keys,
     audit: durable.audit,
     ...(fast.changes ? { changes: fast.changes } : {}),
+    ...(fast.redis ? { redis: fast.redis } : {}),
     async ping() {
       await Promise.all([durable.ping(), fast.ping()]);
     },

@@ -7,6 +7,8 @@
 // the adapter's clock (`openStorage({ now })`, default Date.now). A `create`/`put` documented to fail on
 // duplicates rejects with StorageConflictError (src/storage/errors.ts). Records are returned as copies.
 
+import type { RedisConnections } from './redis/client.ts';
+
 export interface ClientRecord {
   clientId: string;
   /** SHA-256 (base64url) of the client secret; absent for public clients. */
@@ -255,6 +257,12 @@ export interface Storage {
   readonly audit: AuditStore;
   /** Cross-process change notifications; absent when one process owns the storage's caches. */
   readonly changes?: ChangeFeed;
+  /**
+   * With Redis: its connections, lent to the app wiring for what it keeps on the same server (rate
+   * limits, the CIMD cache, legacy sessions), so a process opens one command and one subscriber
+   * connection in all. Owned by the storage: never closed by a borrower; they end with `close()`.
+   */
+  readonly redis?: RedisConnections;
   /** Health: resolves if the backing store answers. */
   ping(): Promise<void>;
   /** Health per backend (e.g. `{ database: 'ok', redis: 'unavailable' }`): each 'ok' or 'unavailable'. */

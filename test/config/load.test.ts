@@ -118,6 +118,55 @@ describe('values', () => {
     assert.deepEqual(c.http.allowedHosts, ['mcp.example.com', 'mcp.example.com:8443', '[::1]:3000']);
   });
 
+  test('trusted proxies: none by default; addresses, CIDR ranges and names, canonical', () => {
+    assert.deepEqual(load({}).http.trustedProxies, []);
+    const c = load({
+      env: { KEYHOLE_TRUSTED_PROXIES: '10.0.0.0/8, 2001:DB8::/32,Loopback,::ffff:192.0.2.1, private,' },
+    });
+    assert.deepEqual(c.http.trustedProxies, [
+      '10.0.0.0/8',
+      '2001:db8::/32',
+      'loopback',
+      '192.0.2.1',
+      'private',
+    ]);
+    const fromFile = load({
+      flags: { config: file({ http: { trustedProxies: ['172.16.0.0/12', 'fd00::/8', 'linklocal'] } }) },
+    });
+    assert.deepEqual(fromFile.http.trustedProxies, ['172.16.0.0/12', 'fd00::/8', 'linklocal']);
+  });
+
+  test('trusted proxies: a bad entry is refused at start, naming the key and the entry', () => {
+    const one = (value: string) => {
+      const found = issues({ env: { KEYHOLE_TRUSTED_PROXIES: value } });
+      assert.equal(found.length, 1, found.join('\n'));
+      return found[0]!;
+    };
+    assert.equal(
+      one('10.0.0.0/8,proxy.internal'),
+      'KEYHOLE_TRUSTED_PROXIES: item 2 ("proxy.internal") must be an IP address, a CIDR range (10.0.0.0/8, fd00::/8) or loopback, private, linklocal, got "10.0.0.0/8,proxy.internal"',
+    );
+    assert.match(
+      one('10.0.0.1/8'),
+      /^KEYHOLE_TRUSTED_PROXIES: item 1 \("10\.0\.0\.1\/8"\) has bits set beyond the prefix \(the range is 10\.0\.0\.0\/8\)/,
+    );
+    assert.match(
+      one('0.0.0.0/0'),
+      /^KEYHOLE_TRUSTED_PROXIES: item 1 \("0\.0\.0\.0\/0"\) would trust every address/,
+    );
+    assert.match(one('::/0'), /would trust every address/);
+    assert.match(one('192.168.0.0/33'), /item 1 \("192\.168\.0\.0\/33"\) needs a prefix length 1-32/);
+    assert.match(one('fe80::1%eth0'), /item 1 \("fe80::1%eth0"\) must be an IP address/);
+    assert.match(one('::ffff:10.0.0.0/104'), /IPv4-mapped IPv6 range/);
+    assert.deepEqual(issues({ flags: { config: file({ http: { trustedProxies: '10.0.0.0/8' } }) } }), [
+      'config file http.trustedProxies: must be an array, got "10.0.0.0/8"',
+    ]);
+    assert.match(
+      issues({ flags: { config: file({ http: { trustedProxies: ['10.0.0.0/8', 'everyone'] } }) } })[0]!,
+      /^config file http\.trustedProxies: item 2 \("everyone"\) must be an IP address/,
+    );
+  });
+
   test('publicUrl loses its trailing slash; paths are kept as given', () => {
     const c = load({ env: { KEYHOLE_PUBLIC_URL: 'https://mcp.example.com/', KEYHOLE_MCP_PATH: '/api/mcp' } });
     assert.equal(c.server.publicUrl, 'https://mcp.example.com');
@@ -205,6 +254,7 @@ const BAD: Record<string, { text?: string; json: unknown }> = {
     json: 'https://a.example',
   },
   'http.allowedHosts': { text: 'ok.example.com,bad host', json: [1] },
+  'http.trustedProxies': { text: '10.0.0.0/8,10.0.0.300', json: ['loopback', 42] },
   'http.maxBodyBytes': { text: '10', json: '4096' },
   'http.headersTimeoutMs': { text: '0', json: 0 },
   'http.requestTimeoutMs': { text: '1e3', json: -5 },

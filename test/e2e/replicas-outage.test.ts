@@ -168,4 +168,69 @@ describe('PostgreSQL and Redis stopped and started while the replicas run', () =
     assert.equal(again.status, 200, await again.clone().text());
     await again.body?.cancel();
   });
+
+  test('Redis comes back from an older snapshot: revoked tokens stay refused on every replica, restarted ones too', async () => {
+    const revokedToken = await obtainTokens(set, { username: 'alice' });
+    const revokedGrant = await obtainTokens(set, { username: 'alice' });
+    const untouched = await obtainTokens(set, { username: 'alice' });
+    // A snapshot taken before the revocations (stop() saves one): what a crash between two RDB saves,
+    // or a lagging replica promoted, would bring back.
+    await redis.stop();
+    await redis.start();
+    for (let i = 0; i < REPLICAS; i++) {
+      await waitFor(`replica ${i} ready again`, async () => (await readiness(i)).status === 200);
+    }
+    const revoke = async (token: string, clientId: string) => {
+      const res = await fetch(`${set.issuer}/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, client_id: clientId }),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      await res.body?.cancel();
+    };
+    // An access token by its jti, and a whole grant through its refresh token (RFC 7009 §2.1).
+    await revoke(revokedToken.access_token, revokedToken.clientId);
+    await revoke(revokedGrant.refresh_token!, revokedGrant.clientId);
+    const statuses = async () => {
+      const out: number[][] = [];
+      for (const t of [revokedToken, revokedGrant, untouched]) {
+        const row: number[] = [];
+        for (const res of await onEveryReplica(() => callTool(set, t.access_token, 'echo', { text: 'x' }))) {
+          row.push(res.status);
+          await res.body?.cancel();
+        }
+        out.push(row);
+      }
+      return out;
+    };
+    const expected = [Array(REPLICAS).fill(401), Array(REPLICAS).fill(401), Array(REPLICAS).fill(200)];
+    await waitFor(
+      'the revocations reach every replica',
+      async () => JSON.stringify(await statuses()) === JSON.stringify(expected),
+    );
+
+    // Crashed, Redis comes back from that snapshot: it knows none of the revocations made since.
+    await redis.crash();
+    await redis.start();
+    // Replica 1 is also restarted: a fresh process knows only what storage tells it.
+    await set.kill(1);
+    await set.startReplica(1);
+    for (let i = 0; i < REPLICAS; i++) {
+      await waitFor(`replica ${i} ready again`, async () => (await readiness(i)).status === 200);
+    }
+    assert.deepEqual(await statuses(), expected);
+    // The refresh token of the revoked grant stays dead, and Redis holds the restored copy again.
+    const dead = await refresh(revokedGrant.refresh_token!, revokedGrant.clientId);
+    assert.equal(dead.status, 400);
+    assert.equal(((await dead.json()) as { error: string }).error, 'invalid_grant');
+    const { connectRedis } = await import('../../src/storage/redis/client.ts');
+    const raw = await connectRedis({ url: redis.url });
+    try {
+      assert.match(String(await raw.get('keyhole:{rev}:complete')), /^[0-9a-f]{40}$/);
+      assert.ok((await raw.zCard('keyhole:{rev}:index')) >= 2);
+    } finally {
+      raw.destroy();
+    }
+  });
 });

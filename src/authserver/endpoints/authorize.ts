@@ -57,7 +57,7 @@ async function authorize(req: IncomingMessage, res: ServerResponse, ctx: FrontCh
     );
     return;
   }
-  const limited = await checkRateLimit(ctx, 'authorize', { ip: clientIp(req) });
+  const limited = await checkRateLimit(ctx, 'authorize', { ip: clientIp(req, ctx.trustedProxies) });
   if (limited) {
     sendErrorPage(req, res, limited);
     return;

@@ -36,7 +36,7 @@ async function login(req: IncomingMessage, res: ServerResponse, ctx: FrontChanne
   const opened = await openPageRequest(req, res, ctx);
   if (opened === undefined) return;
   const { form, pending, client } = opened;
-  const ip = clientIp(req);
+  const ip = clientIp(req, ctx.trustedProxies);
   const username = form.get('username') ?? '';
   const password = form.get('password') ?? '';
 

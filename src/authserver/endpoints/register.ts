@@ -20,7 +20,7 @@ export async function register(
   try {
     checkEnabled(ctx);
     checkMethod(req);
-    const ip = clientIp(req);
+    const ip = clientIp(req, ctx.trustedProxies);
     const limited = await checkRateLimit(ctx, 'register', { ip });
     if (limited) throw limited;
     const body = await readJsonBody(req); // RFC 7591 §3.1: a JSON document

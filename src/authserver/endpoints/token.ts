@@ -16,7 +16,7 @@ export async function token(
   ctx: AuthServerContext,
 ): Promise<void> {
   try {
-    const ip = clientIp(req);
+    const ip = clientIp(req, ctx.trustedProxies);
     // RFC 6749 §3.2: "The client MUST use the HTTP POST method"; form parameters (§4.1.3, §6).
     const params = await readForm(req, { repeatable: ['resource'] });
     const grantType = requireParam(params, 'grant_type');

@@ -1,11 +1,13 @@
 // The Client ID Metadata Document cache on Redis (issue #4 "Adapters"): a document one replica fetched
 // serves every replica until it goes stale, so a client's metadata URL is fetched once per freshness
 // lifetime per deployment, not once per process. One key per client id (its SHA-256, so any URL length
-// makes a short key), holding the client record as JSON, expiring with the document (PX).
+// makes a short key), holding the client record as JSON, expiring with the document (PX). Runs on the
+// storage's command connection (borrowed), under its command deadline: a Redis that stops answering
+// fails the lookup (the resolver then fetches) instead of holding it.
 
 import { createHash } from 'node:crypto';
 import type { ClientRecord } from '../types.ts';
-import type { RedisClient } from './client.ts';
+import { type RedisClient, redisCommand } from './client.ts';
 
 export class RedisCimdCache {
   readonly #client: RedisClient;
@@ -17,7 +19,7 @@ export class RedisCimdCache {
   }
 
   async get(clientId: string, now: number): Promise<ClientRecord | undefined> {
-    const text = await this.#client.get(this.#key(clientId));
+    const text = await redisCommand(this.#client, () => this.#client.get(this.#key(clientId)));
     if (text === null) return undefined;
     const entry = JSON.parse(text) as { client: ClientRecord; expiresAt: number };
     // The key's own expiry may lag by the replicas' clock skew: the recorded one decides.
@@ -27,11 +29,12 @@ export class RedisCimdCache {
   async set(clientId: string, client: ClientRecord, expiresAt: number, now: number): Promise<void> {
     const ttl = Math.ceil(expiresAt - now);
     if (ttl <= 0) return;
-    await this.#client.set(this.#key(clientId), JSON.stringify({ client, expiresAt }), { PX: ttl });
+    const value = JSON.stringify({ client, expiresAt });
+    await redisCommand(this.#client, () => this.#client.set(this.#key(clientId), value, { PX: ttl }));
   }
 
   async delete(clientId: string): Promise<void> {
-    await this.#client.del(this.#key(clientId));
+    await redisCommand(this.#client, () => this.#client.del(this.#key(clientId)));
   }
 
   #key(clientId: string): string {

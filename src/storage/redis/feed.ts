@@ -3,11 +3,13 @@
 // small JSON objects (StorageChange). Pub/sub delivers nothing to a subscriber that is disconnected, so
 // the feed reports when it is down and, after every (re)connection, proves its subscription live with
 // a probe message before it says it is up again: a subscriber then re-reads what it caches, and in
-// between it must not trust its cache (the guard answers 503 rather than "not revoked").
+// between it must not trust its cache (the guard answers 503 rather than "not revoked"). The feed's
+// subscriber connection (`keyhole:subscriber`) is lent to the session backplane for its channels
+// (`subscriber()`), so a process holds one subscriber connection, not two; the feed alone closes it.
 
 import { randomBytes } from 'node:crypto';
 import type { ChangeFeed, StorageChange } from '../types.ts';
-import { type RedisClient, redisCommand } from './client.ts';
+import { duplicateRedis, type RedisClient, redisCommand, redisConnected } from './client.ts';
 
 interface Subscriber {
   listener: (change: StorageChange) => void;
@@ -22,6 +24,8 @@ export class RedisChangeFeed implements ChangeFeed {
   readonly #client: RedisClient;
   readonly #subscribers = new Set<Subscriber>();
   #sub: RedisClient | undefined;
+  /** The subscriber's first connect(), once started. */
+  #connecting: Promise<unknown> | undefined;
   #up = false;
   #closed = false;
   #probe: { nonce: string; timer: NodeJS.Timeout } | undefined;
@@ -51,6 +55,19 @@ export class RedisChangeFeed implements ChangeFeed {
     };
   }
 
+  /**
+   * The subscriber connection, connected (started now if no one has subscribed yet), for other
+   * subscriptions of this process: RedisConnections.subscriber(). Closed with the feed, never by the
+   * borrower. Rejects with RedisUnavailableError if it cannot connect within the connect timeout.
+   */
+  async subscriber(): Promise<RedisClient> {
+    this.#start();
+    const sub = this.#sub;
+    if (sub === undefined || this.#connecting === undefined) throw new Error('the change feed is closed');
+    await redisConnected(sub, this.#connecting);
+    return sub;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -63,7 +80,7 @@ export class RedisChangeFeed implements ChangeFeed {
 
   #start(): void {
     if (this.#sub || this.#closed) return;
-    const sub = this.#client.duplicate();
+    const sub = duplicateRedis(this.#client, 'subscriber');
     this.#sub = sub;
     sub.on('error', (err: Error) => {
       if (this.#up) this.#onError(err);
@@ -73,8 +90,9 @@ export class RedisChangeFeed implements ChangeFeed {
     sub.on('end', () => this.#setUp(false));
     // node-redis re-sends SUBSCRIBE itself as part of every reconnection, before 'ready'.
     sub.on('ready', () => this.#sendProbe());
-    sub
-      .connect()
+    const connecting = sub.connect();
+    this.#connecting = connecting;
+    connecting
       .then(() => sub.subscribe(this.channel, (message) => this.#onMessage(message)))
       .then(() => this.#sendProbe())
       .catch((err: unknown) => {

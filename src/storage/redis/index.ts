@@ -1,20 +1,24 @@
 // Redis holds Keyhole's fast, expiring state (issue #4 "Adapters"): authorization codes and revoked
-// token ids here; the rate limiter (src/authserver/rate-limit-redis.ts) shares the client. Durable
-// records stay in the SQL store; `composeStorage` (../compose.ts) joins the two into one Storage.
-// Every key lives under one prefix (default `keyhole:`), so several deployments can share a server.
+// token ids here. Its two connections, `keyhole:storage` for commands and `keyhole:subscriber` for the
+// change feed, are lent (`redis`, Storage.redis) to the rate limiter, the CIMD cache and the session
+// backplane, which never close them. Durable records stay in the SQL store; `composeStorage`
+// (../compose.ts) joins the two into one Storage. Every key lives under one prefix (default
+// `keyhole:`), so several deployments can share a server.
 
 import {
   closeRedis,
   connectRedis,
   type RedisClient,
+  type RedisConnections,
   type RedisConnectOptions,
   redisCommand,
+  redisConnectionName,
 } from './client.ts';
 import { RedisCodeStore } from './codes.ts';
 import { RedisChangeFeed } from './feed.ts';
 import { RedisRevocationStore } from './revocations.ts';
 
-export { RedisUnavailableError } from './client.ts';
+export { type RedisConnections, RedisUnavailableError } from './client.ts';
 
 export interface RedisStoresOptions extends RedisConnectOptions {
   /** Prefix of every key (default `keyhole:`). */
@@ -34,6 +38,8 @@ export class RedisStores {
   readonly revocations: RedisRevocationStore;
   /** Cross-replica change notifications (revocations are published by `revocations.revoke`). */
   readonly changes: RedisChangeFeed;
+  /** The command connection and the feed's subscriber, lent to others; closed by close() only. */
+  readonly redis: RedisConnections;
   #closed = false;
 
   constructor(client: RedisClient, options: Omit<RedisStoresOptions, 'url'> = {}) {
@@ -43,6 +49,7 @@ export class RedisStores {
     this.codes = new RedisCodeStore(client, this.prefix, expiry);
     this.changes = new RedisChangeFeed(client, this.prefix, options.onError);
     this.revocations = new RedisRevocationStore(client, this.prefix, expiry, this.changes.channel);
+    this.redis = { client, subscriber: () => this.changes.subscriber() };
   }
 
   /** Resolves if Redis answers. */
@@ -60,8 +67,11 @@ export class RedisStores {
   }
 }
 
-/** Connects to Redis (rejecting with RedisUnavailableError if it cannot) and returns its stores. */
+/**
+ * Connects to Redis (rejecting with RedisUnavailableError if it cannot) and returns its stores. The
+ * connection is named `keyhole:storage` unless `name` says otherwise.
+ */
 export async function openRedisStores(options: RedisStoresOptions): Promise<RedisStores> {
-  const client = await connectRedis(options);
+  const client = await connectRedis({ ...options, name: options.name ?? redisConnectionName('storage') });
   return new RedisStores(client, options);
 }

@@ -1,6 +1,11 @@
 // The session backplane on Redis (issue #4 "Replicas"): legacy session state, bounded event logs for
-// Last-Event-ID, and pub/sub between replicas. One command connection and one subscriber connection
-// (node-redis needs a dedicated one for SUBSCRIBE) per replica.
+// Last-Event-ID, and pub/sub between replicas. It needs a command connection and a subscriber
+// connection (node-redis needs a dedicated one for SUBSCRIBE). In a Keyhole with Redis storage it
+// borrows the storage's two (Storage.redis: `keyhole:storage`, and the change feed's
+// `keyhole:subscriber`) and never closes them; on its own (`url`, e.g. `--auth none`) it opens, and
+// closes, `keyhole:sessions` and `keyhole:sessions-subscriber`. Every command runs under the command
+// connection's deadline (redisCommand): an outage rejects with RedisUnavailableError, and the
+// transport answers 503 (shared-sessions.ts `unavailable`).
 //
 // Key layout, all under the prefix (default `keyhole:`); `{sid}` is a Redis Cluster hash tag, so one
 // session's keys share a slot and its scripts stay single-slot:
@@ -15,7 +20,17 @@
 // events: "<stream>\n<seq>\n<data>").
 
 import { randomInt } from 'node:crypto';
-import { closeRedis, connectRedis, type RedisClient, Script } from '../../storage/redis/client.ts';
+import {
+  closeRedis,
+  connectRedis,
+  duplicateRedis,
+  type RedisClient,
+  type RedisConnections,
+  redisCommand,
+  redisConnected,
+  redisConnectionName,
+  Script,
+} from '../../storage/redis/client.ts';
 import type {
   BusMessage,
   LoggedEvent,
@@ -25,27 +40,47 @@ import type {
   SessionRecord,
 } from './backplane.ts';
 
-export interface RedisSessionBackplaneOptions {
-  /** redis:// or rediss:// URL. */
-  url: string;
+interface CommonOptions {
   /** Prefix of every key and channel (default `keyhole:`). */
   prefix?: string;
   /** Events kept per stream (MAXLEN), as MemoryEventStore's maxEventsPerStream. Default 256. */
   maxEventsPerStream?: number;
   /** Streams kept per session; the oldest log goes first beyond it. Default 64. */
   maxStreamsPerSession?: number;
-  /** A command without an answer for this long fails (the request then gets 503). Default 5000 ms. */
+}
+
+/** A backplane with connections of its own, opened here and closed by close(). */
+export interface OwnRedisOptions extends CommonOptions {
+  /** redis:// or rediss:// URL. */
+  url: string;
+  /**
+   * A command without a reply for this long fails with RedisUnavailableError (the request then gets
+   * 503). Default 2000 ms (DEFAULT_REDIS_COMMAND_TIMEOUT_MS).
+   */
   commandTimeoutMs?: number;
-  /** First connection timeout, ms (default 5000). */
+  /** First connection timeout, ms (default 2000, DEFAULT_REDIS_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs?: number;
   /** Connection errors after start-up (they are retried, not thrown). */
   onError?: (err: Error) => void;
 }
 
+/**
+ * A backplane on borrowed connections (a storage's Storage.redis): their deadline, reconnection and
+ * error reporting apply, and close() leaves them open for their owner to close.
+ */
+export interface BorrowedRedisOptions extends CommonOptions {
+  redis: RedisConnections;
+}
+
+export type RedisSessionBackplaneOptions = OwnRedisOptions | BorrowedRedisOptions;
+
 export interface RedisSessionBackplane extends SessionBackplane {
   /** Resolves if Redis answers (for /health/ready). */
   ping(): Promise<void>;
-  /** Closes both connections. Idempotent. */
+  /**
+   * Stops receiving: its own connections are closed; borrowed ones are left open, with this
+   * backplane's channels unsubscribed. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -109,43 +144,59 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('HINCRBY', KEYS[1], 'sq', 1)
 `);
 
-/** Connects both clients (rejecting with RedisUnavailableError if Redis cannot be reached). */
+/**
+ * The backplane on borrowed connections (`redis`) or on two of its own (`url`). Rejects with
+ * RedisUnavailableError if Redis cannot be reached.
+ */
 export async function createRedisSessionBackplane(
   options: RedisSessionBackplaneOptions,
 ): Promise<RedisSessionBackplane> {
-  const client = await connectRedis(options);
-  // The duplicate keeps connectRedis's options (no offline queue, reconnection) but not its listeners.
-  const subscriber = client.duplicate();
+  if ('redis' in options) {
+    const subscriber = await options.redis.subscriber();
+    return new RedisBackplane(options.redis.client, subscriber, false, options);
+  }
+  const client = await connectRedis({ ...options, name: redisConnectionName('sessions') });
+  // The duplicate keeps connectRedis's options (no offline queue, reconnection, deadlines) but not its
+  // listeners.
+  const subscriber = duplicateRedis(client, 'sessions-subscriber');
   subscriber.on('error', (err: Error) => options.onError?.(err));
   try {
-    await subscriber.connect();
+    await redisConnected(subscriber, subscriber.connect());
   } catch (err) {
+    if (subscriber.isOpen) subscriber.destroy();
     client.destroy();
     throw err;
   }
-  return new RedisBackplane(client, subscriber, options);
+  return new RedisBackplane(client, subscriber, true, options);
 }
 
 class RedisBackplane implements RedisSessionBackplane {
   readonly replicaId: string;
   readonly #client: RedisClient;
-  readonly #cmd: RedisClient;
   readonly #sub: RedisClient;
+  /** Whether the connections are this backplane's own, to close; else borrowed, left open. */
+  readonly #owned: boolean;
   readonly #prefix: string;
   readonly #bus: string;
   readonly #maxEvents: string;
   readonly #maxStreams: string;
   /** Live listeners per session channel. */
   readonly #listeners = new Map<string, Set<SessionListener>>();
+  /**
+   * This backplane's handler of each channel it has subscribed (or is subscribing) on the subscriber
+   * connection: unsubscribed with exactly that handler, so others' on a shared connection stay.
+   */
+  readonly #handlers = new Map<string, (message: string) => void>();
   /** SUBSCRIBE/UNSUBSCRIBE in order, so a quick unlisten-listen pair cannot end unsubscribed. */
   #subscriptions: Promise<unknown> = Promise.resolve();
   #receiver: { onMessage(message: BusMessage): void; onLost(): void } | undefined;
+  readonly #lost = () => this.#receiver?.onLost();
   #closed = false;
 
-  constructor(client: RedisClient, subscriber: RedisClient, options: RedisSessionBackplaneOptions) {
+  constructor(client: RedisClient, subscriber: RedisClient, owned: boolean, options: CommonOptions) {
     this.#client = client;
-    this.#cmd = client.withCommandOptions({ timeout: options.commandTimeoutMs ?? 5000 }) as RedisClient;
     this.#sub = subscriber;
+    this.#owned = owned;
     this.#prefix = `${options.prefix ?? 'keyhole:'}ls:`;
     this.#bus = `${this.#prefix}bus`;
     this.#maxEvents = String(options.maxEventsPerStream ?? 256);
@@ -155,10 +206,9 @@ class RedisBackplane implements RedisSessionBackplane {
     this.replicaId = id;
     // Messages published while the subscriber was away are lost: the transport re-reads what it
     // holds. Its first 'ready' came before this constructor, so every later one is a reconnection.
-    const lost = () => this.#receiver?.onLost();
-    subscriber.on('ready', lost);
-    subscriber.on('end', lost);
-    subscriber.on('error', lost);
+    subscriber.on('ready', this.#lost);
+    subscriber.on('end', this.#lost);
+    subscriber.on('error', this.#lost);
   }
 
   #keys(sid: string): [string, string, string] {
@@ -172,6 +222,11 @@ class RedisBackplane implements RedisSessionBackplane {
 
   #channel(sid: string): string {
     return `${this.#prefix}ch:${sid}`;
+  }
+
+  /** One command (or MULTI) under the command deadline: an outage rejects with RedisUnavailableError. */
+  #run<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
+    return redisCommand(this.#client, () => command(this.#client));
   }
 
   async create(sid: string, r: SessionRecord, ttlMs: number): Promise<void> {
@@ -191,17 +246,19 @@ class RedisBackplane implements RedisSessionBackplane {
       fields.ps = r.principal.subject;
       fields.pc = r.principal.clientId;
     }
-    const multi = this.#cmd.multi().del([subs, streams]).hSet(h, fields).pExpire(h, ttlMs);
-    if (r.subscriptions.length) multi.sAdd(subs, [...r.subscriptions]).pExpire(subs, ttlMs);
-    await multi.exec();
+    await this.#run((c) => {
+      const multi = c.multi().del([subs, streams]).hSet(h, fields).pExpire(h, ttlMs);
+      if (r.subscriptions.length) multi.sAdd(subs, [...r.subscriptions]).pExpire(subs, ttlMs);
+      return multi.exec();
+    });
   }
 
   async load(sid: string, ttlMs: number): Promise<SessionRecord | undefined> {
-    return parseRecord(await LOAD.run(this.#cmd, this.#keys(sid), [String(ttlMs)]));
+    return parseRecord(await LOAD.run(this.#client, this.#keys(sid), [String(ttlMs)]));
   }
 
   async exists(sid: string): Promise<boolean> {
-    return (await this.#cmd.exists(this.#keys(sid)[0])) === 1;
+    return (await this.#run((c) => c.exists(this.#keys(sid)[0]))) === 1;
   }
 
   async mutate(sid: string, m: SessionMutation, ttlMs: number): Promise<SessionRecord | undefined> {
@@ -224,11 +281,11 @@ class RedisBackplane implements RedisSessionBackplane {
           m.clientInfo === undefined ? '' : JSON.stringify(m.clientInfo),
         ];
     }
-    return parseRecord(await MUTATE.run(this.#cmd, this.#keys(sid), [String(ttlMs), m.op, ...args]));
+    return parseRecord(await MUTATE.run(this.#client, this.#keys(sid), [String(ttlMs), m.op, ...args]));
   }
 
   async remove(sid: string): Promise<void> {
-    await REMOVE.run(this.#cmd, this.#keys(sid), [`${this.#prefix}{${sid}}:ev:`]);
+    await REMOVE.run(this.#client, this.#keys(sid), [`${this.#prefix}{${sid}}:ev:`]);
   }
 
   async append(
@@ -240,7 +297,7 @@ class RedisBackplane implements RedisSessionBackplane {
   ): Promise<number | undefined> {
     const [h, , streams] = this.#keys(sid);
     const r = await APPEND.run(
-      this.#cmd,
+      this.#client,
       [h, streams, this.#log(sid, streamId)],
       [
         seq === undefined ? '' : String(seq),
@@ -258,34 +315,36 @@ class RedisBackplane implements RedisSessionBackplane {
   }
 
   async allocate(sid: string): Promise<number | undefined> {
-    const r = await ALLOCATE.run(this.#cmd, [this.#keys(sid)[0]], []);
+    const r = await ALLOCATE.run(this.#client, [this.#keys(sid)[0]], []);
     return r === null ? undefined : Number(r);
   }
 
   async addStream(sid: string, streamId: string, ttlMs: number): Promise<void> {
     const streams = this.#keys(sid)[2];
-    await this.#cmd
-      .multi()
-      .zAdd(streams, { score: Date.now(), value: streamId }, { NX: true })
-      .pExpire(streams, ttlMs)
-      .exec();
+    await this.#run((c) =>
+      c
+        .multi()
+        .zAdd(streams, { score: Date.now(), value: streamId }, { NX: true })
+        .pExpire(streams, ttlMs)
+        .exec(),
+    );
   }
 
   async hasStream(sid: string, streamId: string): Promise<boolean> {
-    return (await this.#cmd.zScore(this.#keys(sid)[2], streamId)) !== null;
+    return (await this.#run((c) => c.zScore(this.#keys(sid)[2], streamId))) !== null;
   }
 
   async read(sid: string, streamId: string, afterSeq: number): Promise<LoggedEvent[]> {
-    const entries = await this.#cmd.xRange(this.#log(sid, streamId), `${afterSeq + 1}-0`, '+');
+    const entries = await this.#run((c) => c.xRange(this.#log(sid, streamId), `${afterSeq + 1}-0`, '+'));
     return entries.map((e) => ({ seq: Number.parseInt(e.id, 10), data: String(e.message.d ?? '') }));
   }
 
   async dropStream(sid: string, streamId: string): Promise<void> {
-    await this.#cmd.multi().del(this.#log(sid, streamId)).zRem(this.#keys(sid)[2], streamId).exec();
+    await this.#run((c) => c.multi().del(this.#log(sid, streamId)).zRem(this.#keys(sid)[2], streamId).exec());
   }
 
   async publishLive(sid: string, streamId: string, data: string): Promise<void> {
-    await this.#cmd.publish(this.#channel(sid), `${streamId}\n0\n${data}`);
+    await this.#run((c) => c.publish(this.#channel(sid), `${streamId}\n0\n${data}`));
   }
 
   async listen(sid: string, listener: SessionListener): Promise<() => void> {
@@ -297,10 +356,8 @@ class RedisBackplane implements RedisSessionBackplane {
     }
     set.add(listener);
     if (first) {
-      const channel = this.#channel(sid);
-      const subscribed = this.#serial(() => this.#sub.subscribe(channel, (msg) => this.#live(sid, msg)));
       try {
-        await subscribed;
+        await this.#subscribe(this.#channel(sid), (msg) => this.#live(sid, msg));
       } catch (err) {
         this.#unlisten(sid, listener);
         throw err;
@@ -313,13 +370,38 @@ class RedisBackplane implements RedisSessionBackplane {
     const set = this.#listeners.get(sid);
     if (!set?.delete(listener) || set.size > 0) return;
     this.#listeners.delete(sid);
-    const channel = this.#channel(sid);
-    this.#serial(() =>
-      this.#closed || this.#listeners.has(sid) ? undefined : this.#sub.unsubscribe(channel),
-    ).catch(() => {});
+    // Unless listened to again meanwhile.
+    this.#unsubscribe(this.#channel(sid), () => !this.#listeners.has(sid)).catch(() => {});
   }
 
-  #serial<T>(op: () => Promise<T> | T): Promise<T> {
+  /**
+   * SUBSCRIBE `channel` with `handler`, in order with the other (un)subscriptions and under the
+   * deadline. A channel already subscribed is left as it is.
+   */
+  #subscribe(channel: string, handler: (message: string) => void): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#closed) throw new Error('the session backplane is closed');
+      if (this.#handlers.has(channel)) return;
+      // Recorded first: if the reply misses the deadline, node-redis may still register the handler
+      // when it arrives, and the unsubscription that follows must name it.
+      this.#handlers.set(channel, handler);
+      await redisCommand(this.#sub, () => this.#sub.subscribe(channel, handler));
+    });
+  }
+
+  /** UNSUBSCRIBE this backplane's handler of `channel` (if `still()`), in order and under the deadline. */
+  #unsubscribe(channel: string, still: () => boolean = () => true): Promise<void> {
+    return this.#serial(async () => {
+      const handler = this.#handlers.get(channel);
+      if (handler === undefined || !still()) return;
+      this.#handlers.delete(channel);
+      // Own connections are closed with the backplane: nothing to unsubscribe from.
+      if (this.#closed && this.#owned) return;
+      await redisCommand(this.#sub, () => this.#sub.unsubscribe(channel, handler));
+    });
+  }
+
+  #serial<T>(op: () => Promise<T>): Promise<T> {
     const next = this.#subscriptions.then(op, op);
     this.#subscriptions = next.catch(() => {});
     return next;
@@ -337,7 +419,7 @@ class RedisBackplane implements RedisSessionBackplane {
   }
 
   async publish(message: BusMessage): Promise<void> {
-    await this.#cmd.publish(this.#bus, JSON.stringify(message));
+    await this.#run((c) => c.publish(this.#bus, JSON.stringify(message)));
   }
 
   attach(receiver: { onMessage(message: BusMessage): void; onLost(): void }): () => void {
@@ -352,24 +434,34 @@ class RedisBackplane implements RedisSessionBackplane {
       }
       if (parsed.from !== this.replicaId) this.#receiver?.onMessage(parsed);
     };
-    this.#serial(() => this.#sub.subscribe(this.#bus, onBus)).catch(() => receiver.onLost());
+    this.#subscribe(this.#bus, onBus).catch(() => receiver.onLost());
     return () => {
       if (this.#receiver !== receiver) return;
       this.#receiver = undefined;
-      this.#serial(() => (this.#closed ? undefined : this.#sub.unsubscribe(this.#bus))).catch(() => {});
+      this.#unsubscribe(this.#bus).catch(() => {});
     };
   }
 
   async ping(): Promise<void> {
     if (this.#closed) throw new Error('the session backplane is closed');
-    await this.#cmd.ping();
+    await this.#run((c) => c.ping());
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#receiver = undefined;
-    await Promise.all([closeRedis(this.#sub), closeRedis(this.#client)]);
+    this.#sub.off('ready', this.#lost);
+    this.#sub.off('end', this.#lost);
+    this.#sub.off('error', this.#lost);
+    if (this.#owned) {
+      await Promise.all([closeRedis(this.#sub), closeRedis(this.#client)]);
+      return;
+    }
+    // Borrowed: the owner closes the connections; this backplane's channels go now, after every
+    // (un)subscription already queued. Each is bounded by the deadline, and failures (Redis down)
+    // leave nothing behind that the owner's close will not end.
+    await Promise.allSettled([...this.#handlers.keys()].map((channel) => this.#unsubscribe(channel)));
   }
 }
 
