@@ -310,15 +310,28 @@ function batch(
     return;
   }
   ctx.begin();
-  const all = Promise.all(answers);
-  (ctx.shared ? all.then((a) => (hs.settled() ?? Promise.resolve()).then(() => a)) : all).then(
+  const finish = (all: (JsonRpcResponse | undefined)[]) => {
+    try {
+      const json = all.filter((m): m is JsonRpcResponse => m !== undefined);
+      exchange.end(200, json.length ? JSON.stringify(json) : undefined);
+    } finally {
+      ctx.done();
+    }
+  };
+  Promise.all(answers).then(
     (all) => {
-      try {
-        const json = all.filter((m): m is JsonRpcResponse => m !== undefined);
-        exchange.end(200, json.length ? JSON.stringify(json) : undefined);
-      } finally {
-        ctx.done();
-      }
+      // logging/setLevel, resources/subscribe in the batch: the other replicas know before the client
+      // does; a state write that failed is an outage (503), not a server error.
+      const written = hs.settled();
+      if (!written) finish(all);
+      else
+        written.then(
+          () => finish(all),
+          (err: unknown) => {
+            exchange.unavailable(null, err);
+            ctx.done();
+          },
+        );
     },
     (err: unknown) => {
       ctx.logger.error('batch failed', { error: err });

@@ -574,3 +574,44 @@ describe('Redis unreachable', () => {
     }
   });
 });
+
+describe('a session state write that fails', () => {
+  // The write must fail after the session was read and the request ran: a window no real outage hits
+  // reliably, so the fault is injected on the way to a real Redis (the only stand-in in this file).
+  test('a 2025-03-26 batch whose logging/setLevel cannot be shared answers 503 no-store, not 500', async () => {
+    const { RedisUnavailableError } = await import('../../../src/storage/redis/client.ts');
+    const prefix = `keyhole-test:${randomUUID()}:`;
+    const plane = await createRedisSessionBackplane({ url: REDIS_URL, prefix });
+    let failMutations = false;
+    const faulty = new Proxy(plane, {
+      get(target, key) {
+        if (key === 'mutate' && failMutations) {
+          return () => Promise.reject(new RedisUnavailableError(REDIS_URL));
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const h = await start({ sessionBackplane: faulty });
+    try {
+      const { headers } = await initialize(h.url, '2025-03-26');
+      const batch = JSON.stringify([
+        { jsonrpc: '2.0', id: 1, method: 'logging/setLevel', params: { level: 'debug' } },
+        { jsonrpc: '2.0', id: 2, method: 'ping' },
+      ]);
+      failMutations = true;
+      const r = await post(h.url, headers, batch);
+      assertRpcError(r, 503, BadRequest, null);
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+      // Redis answering again, the same batch is answered in full.
+      failMutations = false;
+      const ok = await post(h.url, headers, batch);
+      assert.equal(ok.status, 200, ok.text);
+      assert.deepEqual((ok.json as { id: number }[]).map((m) => m.id).sort(), [1, 2]);
+    } finally {
+      await h.close();
+      await plane.close();
+      await dropKeys(prefix);
+    }
+  });
+});
