@@ -1,6 +1,6 @@
 // The guard's process-local view of revoked access-token ids (jti) and grants (`grant:<gid>`): warmed
 // from storage, kept current by `token.revoked` events from this process and, with a change feed
-// (Redis), by every other process's revocations as they happen; re-synchronised from storage
+// (Redis pub/sub, or PostgreSQL LISTEN/NOTIFY), by every other process's revocations as they happen; re-synchronised from storage
 // periodically as well. A lookup is a Map get.
 //
 // The view is only trusted while it is known to be current (issue #4 "Failure": an unknown revocation

@@ -1,6 +1,7 @@
 // The one place that picks a storage adapter. Endpoints and the domain see only `Storage`
 // (STYLE 1). A SQL store may be paired with Redis (`redisUrl`): Redis then holds the fast, expiring
 // state (authorization codes, revocations) and carries the cross-replica change feed (issue #4).
+// PostgreSQL without Redis carries the change feed itself (LISTEN/NOTIFY, postgres/feed.ts).
 
 import { openMemoryStorage } from './memory/index.ts';
 import type { PurgeOptions } from './purge.ts';
@@ -38,7 +39,10 @@ export type OpenStorageOptions =
         kind: 'postgres';
         /** postgres://user:password@host:port/database (the password never appears in errors or logs). */
         url: string;
-        /** Most pooled connections (default 10). */
+        /**
+         * Most pooled connections (default 10). Without Redis, a process that follows the change feed
+         * (`keyhole serve`) holds one more, outside the pool, for LISTEN.
+         */
         poolSize?: number;
         /** Told once when PostgreSQL becomes unreachable and once when it answers again. */
         onAvailability?: (available: boolean, err?: Error) => void;
@@ -67,6 +71,8 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
         now: opts.now,
         purge: opts.purge,
         poolSize: opts.poolSize,
+        // Exactly one feed: Redis's when there is Redis (it announces the revocations it copies).
+        changeFeed: opts.redisUrl === undefined,
         ...(opts.onAvailability ? { onAvailability: opts.onAvailability } : {}),
       });
       return withRedis(durable, opts);

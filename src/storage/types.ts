@@ -228,7 +228,7 @@ export type StorageChange =
   | { readonly type: 'keys' };
 
 /**
- * Cross-process change notification (Redis pub/sub). Delivery is best effort while connected; a
+ * Cross-process change notification (Redis pub/sub, or PostgreSQL LISTEN/NOTIFY without Redis). Delivery is best effort while connected; a
  * subscriber that was disconnected may have missed changes, so it is told (`onState(false)`) and must
  * re-read what it caches before trusting it again (`onState(true)` after reconnection).
  */

@@ -187,21 +187,29 @@ export async function obtainTokens(
   const back = await authorizeInBrowser(url, { username: options.username }, options.browser);
   const code = back.searchParams.get('code');
   assert.ok(code, `no code in ${back.href}`);
+  return { ...(await exchangeCode(k, { code, verifier, clientId })), clientId };
+}
+
+/** RFC 6749 §4.1.3 code exchange by a public client (PKCE verifier, RFC 8707 resource); asserts 200. */
+export async function exchangeCode(
+  k: Endpoints,
+  grant: { code: string; verifier: string; clientId: string; redirectUri?: string },
+): Promise<Tokens> {
   const res = await fetch(`${k.issuer}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
-      code,
-      code_verifier: verifier,
-      client_id: clientId,
-      redirect_uri: REDIRECT_URI,
+      code: grant.code,
+      code_verifier: grant.verifier,
+      client_id: grant.clientId,
+      redirect_uri: grant.redirectUri ?? REDIRECT_URI,
       resource: k.mcpUrl.href,
     }),
   });
   const body = (await res.json()) as Tokens;
   assert.equal(res.status, 200, JSON.stringify(body));
-  return { ...body, clientId };
+  return body;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-// Several `keyhole serve` processes sharing one PostgreSQL database and one Redis prefix, behind a
-// round-robin Balancer whose URL is every replica's public URL (issuer and resource): the deployment
-// of issue #4, on one machine. Replicas are real child processes, so they share nothing but the
-// database, Redis and the secrets every replica of a deployment is given.
+// Several `keyhole serve` processes sharing one PostgreSQL database and one Redis prefix (or only the
+// database, without redisUrl), behind a round-robin Balancer whose URL is every replica's public URL
+// (issuer and resource): the deployment of issue #4, on one machine. Replicas are real child
+// processes, so they share nothing but the database, Redis and the secrets every replica of a
+// deployment is given.
 
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -12,8 +13,9 @@ import { Balancer } from './balancer.ts';
 export interface ReplicaSetOptions {
   count: number;
   databaseUrl: string;
-  redisUrl: string;
-  redisPrefix: string;
+  /** Unset: the replicas share only PostgreSQL (its LISTEN/NOTIFY change feed, no KEYHOLE_REDIS_URL). */
+  redisUrl?: string;
+  redisPrefix?: string;
   /** Extra KEYHOLE_* variables. */
   env?: Record<string, string>;
 }
@@ -50,8 +52,8 @@ export class ReplicaSet {
     const env: Record<string, string> = {
       KEYHOLE_PUBLIC_URL: publicUrl.href.replace(/\/$/, ''),
       KEYHOLE_DATABASE_URL: options.databaseUrl,
-      KEYHOLE_REDIS_URL: options.redisUrl,
-      KEYHOLE_REDIS_PREFIX: options.redisPrefix,
+      ...(options.redisUrl !== undefined ? { KEYHOLE_REDIS_URL: options.redisUrl } : {}),
+      ...(options.redisPrefix !== undefined ? { KEYHOLE_REDIS_PREFIX: options.redisPrefix } : {}),
       // What every replica of one deployment shares (README "Several replicas").
       KEYHOLE_KEY_SECRET: randomBytes(32).toString('base64url'),
       KEYHOLE_STATE_SECRET: randomBytes(32).toString('base64url'),

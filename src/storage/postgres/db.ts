@@ -76,6 +76,8 @@ export class Database {
   readonly target: string;
   readonly #queryTimeoutMs: number;
   readonly #onAvailability: ((available: boolean, err?: Error) => void) | undefined;
+  /** What every connection is opened with, pooled or not (`client()`). */
+  readonly #connection: pg.ClientConfig;
   #down = false;
 
   constructor(url: string, options: PoolOptions = {}) {
@@ -83,20 +85,20 @@ export class Database {
     const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     this.#queryTimeoutMs = options.queryTimeoutMs ?? statementTimeoutMs + 1000;
     this.#onAvailability = options.onAvailability;
-    this.pool = new pg.Pool({
+    this.#connection = {
       connectionString: url,
-      max: options.poolSize ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       statement_timeout: statementTimeoutMs,
       // A peer that vanished without a FIN (host down, network cut) is noticed by the kernel.
       keepAlive: true,
       application_name: 'keyhole',
       types,
-    });
+    };
+    this.pool = new pg.Pool({ ...this.#connection, max: options.poolSize ?? 10 });
     // An idle connection dropped by the server (restart, failover) is removed from the pool by pg;
     // without a listener the 'error' event would crash the process. The next query reconnects: the
     // pool needs no reopening when the server returns.
-    this.pool.on('error', (err) => this.#failed(err));
+    this.pool.on('error', (err) => this.failed(err));
   }
 
   /** One statement on any pooled connection (autocommit). */
@@ -105,7 +107,7 @@ export class Database {
       const r = await this.pool.query(
         timed({ name: stmt.name, text: stmt.text, values }, this.#queryTimeoutMs),
       );
-      this.#answered();
+      this.answered();
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     } catch (err) {
       throw this.#translate(err);
@@ -142,7 +144,7 @@ export class Database {
         return { rows: r.rows, rowCount: r.rowCount ?? 0 };
       });
       await query('COMMIT');
-      this.#answered();
+      this.answered();
       return result;
     } catch (err) {
       if (broken === undefined && isConnectionError(err)) {
@@ -167,21 +169,44 @@ export class Database {
     await this.pool.end();
   }
 
+  /**
+   * A connection outside the pool, with the pool's settings (timeouts, keep-alive, type parsers) and
+   * `application_name` as given: for a session of its own (the change feed's LISTEN). Not connected
+   * yet; the caller owns it, and must listen for its 'error' events.
+   */
+  client(applicationName: string): pg.Client {
+    return new pg.Client({ ...this.#connection, application_name: applicationName });
+  }
+
+  /** The client-side read timeout of one statement, ms (PoolOptions.queryTimeoutMs). */
+  get queryTimeoutMs(): number {
+    return this.#queryTimeoutMs;
+  }
+
   #translate(err: unknown): unknown {
     if (err instanceof PostgresUnavailableError || err instanceof StorageConflictError) return err;
     if (!isConnectionError(err)) return err;
-    this.#failed(err as Error);
+    this.failed(err as Error);
     return new PostgresUnavailableError(this.target, { cause: err });
   }
 
-  // Availability is reported on its edges only: once per outage, however many requests fail in it.
-  #failed(err: Error): void {
+  /**
+   * The server is unreachable: told to `onAvailability` on the edge only, once per outage however many
+   * requests (or connections outside the pool, such as the change feed's) fail in it.
+   */
+  failed(err: Error): void {
     if (this.#down) return;
     this.#down = true;
-    this.#onAvailability?.(false, new PostgresUnavailableError(this.target, { cause: err }));
+    this.#onAvailability?.(
+      false,
+      err instanceof PostgresUnavailableError
+        ? err
+        : new PostgresUnavailableError(this.target, { cause: err }),
+    );
   }
 
-  #answered(): void {
+  /** The server answered: the end of an outage reported by failed(), if one was. */
+  answered(): void {
     if (!this.#down) return;
     this.#down = false;
     this.#onAvailability?.(true);

@@ -1,7 +1,8 @@
 // PostgreSQL Storage on `pg`: for several Keyhole replicas sharing one database. Same tables, rules
 // and guarantees as SQLite (docs/storage.md); the one-time operations rely on PostgreSQL row locks
 // (conditional UPDATE under READ COMMITTED), so they hold across connections, pools and replicas.
-// Opening migrates the schema (migrate.ts) before anything else touches it.
+// Opening migrates the schema (migrate.ts) before anything else touches it. With `changeFeed`, it also
+// carries the cross-replica change feed on LISTEN/NOTIFY (feed.ts), for replicas without Redis.
 
 import { type PurgeOptions, PurgeSchedule } from '../purge.ts';
 import type { Storage } from '../types.ts';
@@ -10,6 +11,7 @@ import { PostgresClientStore } from './clients.ts';
 import { PostgresCodeStore } from './codes.ts';
 import { PostgresConsentStore } from './consents.ts';
 import { Database, type PoolOptions, statement } from './db.ts';
+import { changeChannel, PostgresChangeFeed } from './feed.ts';
 import { PostgresGrantStore } from './grants.ts';
 import { PostgresSigningKeyStore } from './keys.ts';
 import { applyMigrations, type SchemaVersions } from './migrate.ts';
@@ -18,15 +20,24 @@ import { PostgresRevocationStore } from './revocations.ts';
 import { PostgresUserStore } from './users.ts';
 
 export { PostgresUnavailableError } from './errors.ts';
+export { PostgresChangeFeed } from './feed.ts';
 export { migrate } from './migrate.ts';
 
 export interface PostgresStorageOptions extends PoolOptions {
   /** Clock for reads that take no `now` (default Date.now). */
   now?: () => number;
   purge?: PurgeOptions;
+  /**
+   * Carry the change feed (`changes`, feed.ts): revocations are announced with NOTIFY by the statement
+   * that writes them, and the first subscriber opens one more connection, outside the pool, to LISTEN.
+   * For replicas sharing only PostgreSQL. Default off: with Redis composed over this storage, Redis
+   * writes the revocations' copy and announces them on its own feed, and they must not be announced twice.
+   */
+  changeFeed?: boolean;
 }
 
 const PING = statement('ping', 'SELECT 1');
+const CURRENT_SCHEMA = statement('current_schema', 'SELECT current_schema() AS schema');
 
 export class PostgresStorage implements Storage {
   readonly kind = 'postgres';
@@ -38,6 +49,8 @@ export class PostgresStorage implements Storage {
   readonly revocations: PostgresRevocationStore;
   readonly keys: PostgresSigningKeyStore;
   readonly audit: PostgresAuditStore;
+  /** With the `changeFeed` option: announcements of revocations and key changes (LISTEN/NOTIFY). */
+  readonly changes: PostgresChangeFeed | undefined;
   /** Deletes expired rows now (also runs by itself beside writes, at most once per purge interval). */
   readonly purger: PostgresPurger;
   /** Schema versions before and after this open's migrations. */
@@ -45,7 +58,12 @@ export class PostgresStorage implements Storage {
   readonly #db: Database;
   #closed: Promise<void> | undefined;
 
-  private constructor(db: Database, schema: SchemaVersions, options: PostgresStorageOptions) {
+  private constructor(
+    db: Database,
+    schema: SchemaVersions,
+    options: PostgresStorageOptions,
+    channel: string | undefined,
+  ) {
     const clock = options.now ?? Date.now;
     this.#db = db;
     this.schema = schema;
@@ -55,7 +73,8 @@ export class PostgresStorage implements Storage {
     this.consents = new PostgresConsentStore(db);
     this.codes = new PostgresCodeStore(db, this.purger);
     this.grants = new PostgresGrantStore(db, this.purger, clock);
-    this.revocations = new PostgresRevocationStore(db, this.purger);
+    this.revocations = new PostgresRevocationStore(db, this.purger, channel);
+    this.changes = channel === undefined ? undefined : new PostgresChangeFeed(db, { channel });
     this.keys = new PostgresSigningKeyStore(db);
     this.audit = new PostgresAuditStore(db);
   }
@@ -68,7 +87,13 @@ export class PostgresStorage implements Storage {
     const db = new Database(url, options);
     try {
       const schema = await applyMigrations(db, (options.now ?? Date.now)());
-      return new PostgresStorage(db, schema, options);
+      let channel: string | undefined;
+      if (options.changeFeed) {
+        // NOTIFY channels are per database, not per schema: one per schema Keyhole runs in (feed.ts).
+        const { rows } = await db.run(CURRENT_SCHEMA, []);
+        channel = changeChannel(rows[0]?.schema as string | null | undefined);
+      }
+      return new PostgresStorage(db, schema, options, channel);
     } catch (err) {
       await db.end().catch(() => {});
       throw err;
@@ -79,9 +104,9 @@ export class PostgresStorage implements Storage {
     await this.#db.run(PING, []);
   }
 
-  /** Waits for a running purge, then ends the pool. Idempotent. */
+  /** Ends the change feed's connection (bounded), waits for a running purge, then ends the pool. Idempotent. */
   close(): Promise<void> {
-    this.#closed ??= this.purger.settled().then(() => this.#db.end());
+    this.#closed ??= Promise.all([this.changes?.close(), this.purger.settled()]).then(() => this.#db.end());
     return this.#closed;
   }
 }
