@@ -85,30 +85,53 @@ export class ReplicaSet {
     return new URL(`http://127.0.0.1:${this.ports[i]}`);
   }
 
-  /** Starts replica `i` (again) on its port and waits until it reports ready. */
+  /**
+   * Starts replica `i` (again) on its port and waits until it reports ready. Ports are picked free
+   * before the processes start, so another test file may take one meanwhile: a replica that cannot
+   * bind its port (EADDRINUSE) is started again on a new one, which the balancer then routes to.
+   */
   async startReplica(i: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#startOnce(i);
+        return;
+      } catch (err) {
+        if (attempt >= 5 || !/EADDRINUSE/.test(this.stderr(i))) throw err;
+        this.ports[i] = await freePort();
+        this.balancer.targets[i] = new URL(`http://127.0.0.1:${this.ports[i]}`);
+      }
+    }
+  }
+
+  async #startOnce(i: number): Promise<void> {
     const run = cli(['serve'], {
       ...this.env,
       KEYHOLE_PORT: String(this.ports[i]),
       KEYHOLE_DATA_DIR: join(this.#dataDir, `replica-${i}`),
     });
     this.runs[i] = run;
+    let done = false;
     const exited = run.exited.then((code) => {
       throw new Error(`replica ${i} exited with ${code}:\n${run.stderr()}`);
     });
     const ready = (async () => {
-      for (;;) {
+      while (!done) {
         try {
           const res = await fetch(new URL('/health/ready', this.direct(i)));
           await res.body?.cancel();
-          if (res.status === 200) return;
+          // Ours, not another process that took the port: ours is still running.
+          if (res.status === 200 && run.child.exitCode === null && run.child.signalCode === null) return;
         } catch {
           // not listening yet
         }
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    await Promise.race([ready, exited]);
+    try {
+      await Promise.race([ready, exited]);
+    } finally {
+      done = true;
+    }
     this.balancer.down.delete(i);
   }
 

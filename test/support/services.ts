@@ -107,7 +107,7 @@ export interface PrivateRedis extends PrivateService {
  */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'keyhole-redis-'));
-  const port = await freePort();
+  let port = await freePort();
   let child: ChildProcess | undefined;
   let closed = false;
 
@@ -169,7 +169,23 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     await waitFor(`port ${port} to close`, async () => !(await portOpen(port)));
   };
 
-  await start();
+  // The port was free when picked; another test may have taken it since.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      const taken = /already in use|could not create server tcp/i.test(readLog(join(dir, 'redis.log')));
+      if (attempt >= 5 || !taken) {
+        kill();
+        atExit.delete(kill);
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+      port = await freePort();
+      rmSync(join(dir, 'redis.log'), { force: true });
+    }
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -262,7 +278,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     const gid = Number(execFileSync('id', ['-g', PG_USER]).toString().trim());
     chownSync(dir, uid, gid);
   }
-  const port = await freePort();
+  let port = await freePort();
   let running = false;
   let closed = false;
 
@@ -301,20 +317,21 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   };
   atExit.add(onExit);
 
-  const options = [
-    '-c listen_addresses=127.0.0.1',
-    `-p ${port}`,
-    `-k ${dir}`,
-    '-c fsync=off',
-    '-c synchronous_commit=off',
-    '-c full_page_writes=off',
-    '-c max_connections=50',
-  ].join(' ');
+  const options = () =>
+    [
+      '-c listen_addresses=127.0.0.1',
+      `-p ${port}`,
+      `-k ${dir}`,
+      '-c fsync=off',
+      '-c synchronous_commit=off',
+      '-c full_page_writes=off',
+      '-c max_connections=50',
+    ].join(' ');
 
   const start = async () => {
     if (closed) throw new Error('the private PostgreSQL is closed');
     if (running) return;
-    const { cmd, argv } = pgCtl(['-l', log, '-o', options, '-w', '-t', '60', 'start']);
+    const { cmd, argv } = pgCtl(['-l', log, '-o', options(), '-w', '-t', '60', 'start']);
     try {
       await run(cmd, argv);
     } catch (err) {
@@ -362,7 +379,21 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     signal('SIGCONT');
   };
 
-  await start();
+  // The port was free when picked; another test may have taken it since (initdb takes a while).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      const taken = /could not bind|already in use/i.test(readLog(log));
+      if (attempt >= 5 || !taken) {
+        onExit();
+        atExit.delete(onExit);
+        throw err;
+      }
+      port = await freePort();
+    }
+  }
   return {
     port,
     url: urlFor('postgres'),
@@ -405,4 +436,13 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A server log's text, or '' if there is none yet. */
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
