@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { KeyholeConfig } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { openStorage } from '../storage/open.ts';
+import type { PurgeOptions } from '../storage/purge.ts';
 import type { Storage } from '../storage/types.ts';
 import { ensureDataDir } from './data-dir.ts';
 
@@ -31,6 +32,7 @@ export async function openConfiguredStorage(
 ): Promise<Storage> {
   const { storage } = config;
   const { now, logger } = options;
+  const purge = purgeOptions(config, logger);
   const redis =
     storage.redisUrl === undefined
       ? {}
@@ -52,6 +54,7 @@ export async function openConfiguredStorage(
       kind: 'postgres',
       url: storage.databaseUrl,
       poolSize: storage.databasePoolSize,
+      purge,
       ...(now ? { now } : {}),
       ...(logger
         ? {
@@ -67,7 +70,27 @@ export async function openConfiguredStorage(
     });
   }
   if (storage.sqlitePath === undefined && logger) ensureDataDir(config.server.dataDir, logger);
-  return openStorage({ kind: 'sqlite', path: databasePath(config), ...(now ? { now } : {}), ...redis });
+  return openStorage({
+    kind: 'sqlite',
+    path: databasePath(config),
+    purge,
+    ...(now ? { now } : {}),
+    ...redis,
+  });
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The purge as configured: audit records older than auth.auditRetentionDays go with the expired rows
+ * (none without it), and each purge that removed anything is one debug line with the counts per table.
+ */
+function purgeOptions(config: KeyholeConfig, logger: Logger | undefined): PurgeOptions {
+  const days = config.auth.auditRetentionDays;
+  return {
+    ...(days === undefined ? {} : { auditRetentionMs: days * DAY_MS }),
+    ...(logger ? { onPurged: (removed) => logger.debug('purged old rows', { removed }) } : {}),
+  };
 }
 
 /** Where the records are, for start-up messages: never a password. */

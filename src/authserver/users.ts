@@ -1,4 +1,5 @@
-// Local user accounts: creation, password checks, password changes and removal, over the UserStore.
+// Local user accounts: creation, password checks, password changes, disabling and removal, over the
+// UserStore.
 // Passwords are only ever kept as scrypt hashes (passwords.ts); every check costs the same whether
 // or not the account exists, so login answers and timings do not reveal which usernames are taken.
 
@@ -129,6 +130,41 @@ export interface DeleteOptions extends UserOptions {
   revocationTtlSec: number;
 }
 
+/** disableUser's options: those of deleteUser (the same revocations). */
+export type DisableOptions = DeleteOptions;
+
+/**
+ * Revokes every live grant of the user: its refresh-token family at once, the access tokens minted
+ * from it through the `grant:<id>` revocation every guard reads (kept until they would have expired
+ * anyway; with a change feed, on every replica within a second). Per grant, the revocation entry goes
+ * first and the grant record second, as in revokeGrant (grants/revoke.ts): if storage fails between
+ * the two, the grant still lists as live, so running the command again completes it. Returns how
+ * many grants were live.
+ */
+async function revokeUserGrants(
+  storage: Storage,
+  userId: string,
+  reason: 'user_deleted' | 'user_disabled',
+  options: DeleteOptions,
+  now: number,
+): Promise<number> {
+  let grantsRevoked = 0;
+  for (const grant of await storage.grants.listBySubject(userId, now)) {
+    // Revoked earlier: its entry was written then (revokeGrant, or a previous run of this loop).
+    if (grant.revokedAt !== undefined) continue;
+    await storage.revocations.revoke(grantRevocationId(grant.id), now + options.revocationTtlSec * 1000);
+    if (!(await storage.grants.revoke(grant.id, reason, now))) continue;
+    grantsRevoked++;
+    // This process's guard (if any) learns it at once; other processes through the change feed.
+    options.events?.emit(
+      'token.revoked',
+      { clientId: grant.clientId, what: 'grant', id: grant.id, reason },
+      now,
+    );
+  }
+  return grantsRevoked;
+}
+
 /**
  * Removes the user and revokes every grant issued to them (refresh-token families at once; access
  * tokens through `grant:<id>` revocations until they would have expired anyway).
@@ -141,14 +177,69 @@ export async function deleteUser(
   const user = await storage.users.getByUsername(username);
   if (!user) throw new UserError('not_found', `no user "${username}"`);
   const now = (options.now ?? Date.now)();
-  let grantsRevoked = 0;
-  for (const grant of await storage.grants.listBySubject(user.id)) {
-    if (await storage.grants.revoke(grant.id, 'user_deleted', now)) grantsRevoked++;
-    await storage.revocations.revoke(grantRevocationId(grant.id), now + options.revocationTtlSec * 1000);
-  }
+  const grantsRevoked = await revokeUserGrants(storage, user.id, 'user_deleted', options, now);
   if (!(await storage.users.delete(user.id))) throw new UserError('not_found', `no user "${username}"`);
   options.events?.emit('user.deleted', { userId: user.id }, now);
   return { user, grantsRevoked };
+}
+
+export interface DisableResult {
+  user: UserRecord;
+  /** False when the account already was disabled (nothing was emitted for the account itself). */
+  changed: boolean;
+  /** Grants that were live and are now revoked: none on a repeat, unless a previous run was cut short. */
+  grantsRevoked: number;
+}
+
+/**
+ * Disables the account: sign-in (verifyUser), token issuance (grants/issue.ts) and the user's browser
+ * sessions (browser-session.ts) refuse it from now on, and every grant issued to the user is revoked
+ * as by deleteUser, so refresh tokens die and access tokens already issued are refused by the guards.
+ * The flag is set before the grants are listed, so a sign-in, code exchange or refresh that checks the
+ * account after that point gets nothing (a code exchange already past its check when the flag is set
+ * can still store a grant after the listing: the same narrow window deleteUser has). Idempotent: on a
+ * disabled account it only revokes grants still live (those a run cut short by a storage failure left).
+ * Emits `user.disabled` when the flag changes.
+ */
+export async function disableUser(
+  storage: Storage,
+  username: string,
+  options: DisableOptions,
+): Promise<DisableResult> {
+  const user = await storage.users.getByUsername(username);
+  if (!user) throw new UserError('not_found', `no user "${username}"`);
+  const now = (options.now ?? Date.now)();
+  const changed = user.disabled !== true;
+  if (changed) {
+    if (!(await storage.users.setDisabled(user.id, true)))
+      throw new UserError('not_found', `no user "${username}"`);
+    // Emitted before the grants' `token.revoked` events, in the order things happened.
+    options.events?.emit('user.disabled', { userId: user.id, username: user.username }, now);
+  }
+  const grantsRevoked = await revokeUserGrants(storage, user.id, 'user_disabled', options, now);
+  return { user: { ...user, disabled: true }, changed, grantsRevoked };
+}
+
+/**
+ * Lets a disabled account sign in again. Grants revoked by disableUser stay revoked (the user signs
+ * in and consents again). Idempotent: `changed` is false, and nothing is emitted, if it was enabled.
+ */
+export async function enableUser(
+  storage: Storage,
+  username: string,
+  options: UserOptions = {},
+): Promise<{ user: UserRecord; changed: boolean }> {
+  const user = await storage.users.getByUsername(username);
+  if (!user) throw new UserError('not_found', `no user "${username}"`);
+  if (user.disabled !== true) return { user, changed: false };
+  if (!(await storage.users.setDisabled(user.id, false)))
+    throw new UserError('not_found', `no user "${username}"`);
+  options.events?.emit(
+    'user.enabled',
+    { userId: user.id, username: user.username },
+    (options.now ?? Date.now)(),
+  );
+  return { user: { ...user, disabled: false }, changed: true };
 }
 
 export const DEV_USERNAME = 'dev';

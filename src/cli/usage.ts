@@ -9,7 +9,7 @@ Commands:
   serve    Serve an MCP application over HTTP (default), with the built-in OAuth 2.1
            authorization server guarding every MCP endpoint
   stdio    Serve an MCP application over stdin/stdout, for one local client
-  users    Manage the accounts people sign in with: add, list, remove, passwd
+  users    Manage the accounts people sign in with: add, list, remove, passwd, disable, enable
   clients  Manage pre-registered OAuth clients: add, list, remove
   keys     Manage the access-token signing keys: rotate, list
   audit    Print the security audit trail: tail

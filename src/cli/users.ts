@@ -1,12 +1,15 @@
-// `keyhole users add|list|remove|passwd`: the local accounts people sign in with on the authorization
-// server's login page. Passwords come from standard input (never argv, which other local users can
-// read in the process list), hidden and asked twice on a terminal, else the first line of a pipe.
+// `keyhole users add|list|remove|passwd|disable|enable`: the local accounts people sign in with on the
+// authorization server's login page. Passwords come from standard input (never argv, which other local
+// users can read in the process list), hidden and asked twice on a terminal, else the first line of a
+// pipe.
 
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import {
   createUser,
   deleteUser,
+  disableUser,
+  enableUser,
   ensureDevUser,
   MAX_PASSWORD_LENGTH,
   passwordProblem,
@@ -16,13 +19,14 @@ import {
 } from '../authserver/users.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import { loadConfig } from '../config/load.ts';
+import { EventBus, type SecurityEvent } from '../observability/events.ts';
 import type { Storage, UserRecord } from '../storage/types.ts';
 import { type StorageDeps, withStorage } from './clients.ts';
 import type { CliIo } from './run.ts';
 
 export { ensureDevUser };
 
-export const USERS_USAGE = `Usage: keyhole users <add|list|remove|passwd> [options]
+export const USERS_USAGE = `Usage: keyhole users <add|list|remove|passwd|disable|enable> [options]
 
   keyhole users add NAME
       Creates a user. The password is read from standard input: asked twice (not echoed) on a
@@ -34,6 +38,14 @@ export const USERS_USAGE = `Usage: keyhole users <add|list|remove|passwd> [optio
       Deletes the user and revokes every grant (refresh and access tokens) issued to them.
   keyhole users passwd NAME
       Sets a new password (read like add). Ends the user's sign-in sessions.
+  keyhole users disable NAME
+      Stops the user from signing in and getting tokens, and revokes every grant issued to them:
+      refresh tokens and sign-in sessions stop working at once; access tokens are refused by every
+      running server within a second with PostgreSQL or Redis (with SQLite, at the server's next
+      revocation sync, 30 s). Disabling a disabled user changes nothing.
+  keyhole users enable NAME
+      Lets a disabled user sign in again. Grants revoked by disable stay revoked: the user signs in
+      and consents again to get new tokens.
 
 Options:
   --config FILE       JSON configuration file (finds the database)
@@ -44,6 +56,12 @@ Options:
 const EXIT_USAGE = 2;
 /** Seconds beyond the access-token lifetime a revocation is kept (the guard's clock-skew leeway). */
 const SKEW_MARGIN_SEC = 120;
+const COMMANDS = ['add', 'list', 'remove', 'passwd', 'disable', 'enable'] as const;
+type Command = (typeof COMMANDS)[number];
+
+function isCommand(sub: string | undefined): sub is Command {
+  return (COMMANDS as readonly (string | undefined)[]).includes(sub);
+}
 
 /** Standard input as the command sees it: a stream, and on a terminal the raw-mode switch. */
 export type PasswordInput = Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
@@ -62,11 +80,11 @@ export async function run(argv: readonly string[], io: CliIo, deps: UsersDeps = 
     io.stdout(USERS_USAGE);
     return 0;
   }
-  if (sub !== 'add' && sub !== 'list' && sub !== 'remove' && sub !== 'passwd') {
+  if (!isCommand(sub)) {
     return usageError(
       io,
       sub === undefined
-        ? 'users: missing command (add, list, remove or passwd)'
+        ? `users: missing command (${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)})`
         : `unknown users command "${sub}"`,
     );
   }
@@ -132,16 +150,46 @@ export async function run(argv: readonly string[], io: CliIo, deps: UsersDeps = 
           io.stdout(`Password of ${name} changed; their sign-in sessions have ended.\n`);
           return 0;
         case 'remove': {
-          const ttl =
-            deps.storage === undefined ? configuredTokenTtl(values, io) : DEFAULTS.auth.accessTokenTtlSec;
           const at = now();
-          const { user, grantsRevoked } = await deleteUser(storage, name, {
-            revocationTtlSec: ttl + SKEW_MARGIN_SEC,
-            now: () => at,
-          });
-          await storage.audit.append('user.deleted', { userId: user.id }, at);
+          const { user, grantsRevoked } = await audited(storage, (events) =>
+            deleteUser(storage, name, {
+              revocationTtlSec: revocationTtl(values, io, deps),
+              events,
+              now: () => at,
+            }),
+          );
           io.stdout(
             `Removed user ${user.username}${grantsRevoked > 0 ? ` and revoked ${grantsRevoked} grant(s)` : ''}\n`,
+          );
+          return 0;
+        }
+        case 'disable': {
+          const at = now();
+          const { user, changed, grantsRevoked } = await audited(storage, (events) =>
+            disableUser(storage, name, {
+              revocationTtlSec: revocationTtl(values, io, deps),
+              events,
+              now: () => at,
+            }),
+          );
+          const revoked = `revoked ${grantsRevoked} grant(s)`;
+          if (changed)
+            io.stdout(`Disabled user ${user.username}${grantsRevoked > 0 ? ` and ${revoked}` : ''}\n`);
+          else
+            io.stdout(
+              `User ${user.username} was already disabled${grantsRevoked > 0 ? `; ${revoked} still live` : ''}\n`,
+            );
+          return 0;
+        }
+        case 'enable': {
+          const at = now();
+          const { user, changed } = await audited(storage, (events) =>
+            enableUser(storage, name, { events, now: () => at }),
+          );
+          io.stdout(
+            changed
+              ? `Enabled user ${user.username}; grants revoked while disabled stay revoked (they sign in again)\n`
+              : `User ${user.username} was not disabled\n`,
           );
           return 0;
         }
@@ -182,6 +230,30 @@ function describe(u: UserRecord): Record<string, unknown> {
     created_at: new Date(u.createdAt).toISOString(),
     disabled: u.disabled === true,
   };
+}
+
+/**
+ * Runs `action` with an event bus and writes what it emitted to the audit table: the server is not
+ * running here, so its audit subscriber is not either (the rows have the same shape as its). Events
+ * of an action that failed half-way are written too: the audit trail shows what did happen.
+ */
+async function audited<T>(storage: Storage, action: (events: EventBus) => Promise<T>): Promise<T> {
+  const events = new EventBus();
+  const emitted: SecurityEvent[] = [];
+  events.on((event) => emitted.push(event));
+  try {
+    return await action(events);
+  } finally {
+    for (const e of emitted) {
+      await storage.audit.append(e.type, e.data as unknown as Record<string, unknown>, e.time);
+    }
+  }
+}
+
+/** How long a grant revocation is kept: the access-token lifetime `keyhole serve` uses, plus leeway. */
+function revocationTtl(values: Values, io: CliIo, deps: StorageDeps): number {
+  const ttl = deps.storage === undefined ? configuredTokenTtl(values, io) : DEFAULTS.auth.accessTokenTtlSec;
+  return ttl + SKEW_MARGIN_SEC;
 }
 
 /** The access-token lifetime of the configuration `keyhole serve` would use. */

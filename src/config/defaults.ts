@@ -163,6 +163,13 @@ export const DEFAULTS: KeyholeConfig = {
     rateLimitPerMinute: 60,
     /** `Secure` cookies; unset: on when the public URL is https. */
     secureCookies: undefined,
+    /**
+     * Days an audit record is kept. Unset: forever — the audit table then grows with every security
+     * event, and deleting the trail is left to the operator's decision (a compliance period, say 400
+     * days). Set (1-36500), records older than this are deleted oldest first, in bounded batches beside
+     * the storage's writes (docs/storage.md "Purge"); every replica sharing the database should agree.
+     */
+    auditRetentionDays: undefined,
   },
   storage: {
     /** SQLite database file (node:sqlite). Unset: `keyhole.db` in the data dir. */

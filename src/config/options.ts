@@ -41,6 +41,8 @@ export interface OptionSpec {
 }
 
 const MAX_MS = 24 * 60 * 60_000;
+/** 100 years: longer is indistinguishable from forever, which is the default (leave it unset). */
+const MAX_AUDIT_RETENTION_DAYS = 36_500;
 
 export const OPTIONS: readonly OptionSpec[] = [
   {
@@ -291,6 +293,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     summary: 'Rate limit on OAuth endpoints per IP and client',
   },
   { key: 'auth.secureCookies', env: 'KEYHOLE_SECURE_COOKIES', parser: boolean(), summary: 'Secure cookies' },
+  {
+    key: 'auth.auditRetentionDays',
+    env: 'KEYHOLE_AUDIT_RETENTION_DAYS',
+    parser: integer(1, MAX_AUDIT_RETENTION_DAYS),
+    summary: 'Days audit records are kept (unset: forever)',
+  },
   {
     key: 'storage.sqlitePath',
     env: 'KEYHOLE_SQLITE_PATH',

@@ -73,6 +73,8 @@ export interface AuthConfig {
   rateLimitPerMinute: number;
   /** Browser-session and CSRF cookies get `Secure` (automatic when the public URL is https). */
   secureCookies: boolean | undefined;
+  /** Audit records older than this many days are deleted; undefined = kept forever. */
+  auditRetentionDays: number | undefined;
 }
 
 export interface StorageConfig {

@@ -42,6 +42,9 @@ export interface SecurityEvents {
   'keys.rotated': { newKid: string; retiringKids: string[] };
   'user.created': { userId: string; username: string };
   'user.deleted': { userId: string };
+  /** The account can no longer sign in or get tokens; its grants follow as `token.revoked` events. */
+  'user.disabled': { userId: string; username: string };
+  'user.enabled': { userId: string; username: string };
 }
 
 export type SecurityEventType = keyof SecurityEvents;

@@ -55,6 +55,11 @@ export interface UserStore {
   /** Fails if the id or the username exists. */
   create(user: UserRecord): Promise<void>;
   setPassword(id: string, passwordHash: string): Promise<boolean>;
+  /**
+   * Sets `disabled` (false clears it: the record then reads `disabled: false`). Idempotent; false if
+   * the user is unknown. Grants are revoked by the caller (authserver/users.ts disableUser).
+   */
+  setDisabled(id: string, disabled: boolean): Promise<boolean>;
   /** Also removes the user's remembered consents (grants are revoked by the caller). */
   delete(id: string): Promise<boolean>;
   /** Oldest first. */
@@ -213,6 +218,10 @@ export interface AuditRecord {
   data: Record<string, unknown>;
 }
 
+/**
+ * The security trail. Kept forever unless the adapter was opened with an audit retention
+ * (`purge.auditRetentionMs`): then records older than it go, oldest first, with the purge (purge.ts).
+ */
 export interface AuditStore {
   append(type: string, data: Record<string, unknown>, time: number): Promise<void>;
   /** The newest `limit` records, oldest first; or the first `limit` records after `afterId`, oldest first. */

@@ -22,7 +22,7 @@ describe('keyhole --help lists the administration commands', () => {
     for (const name of ['serve', 'stdio', 'users', 'clients', 'keys', 'audit'])
       assert.match(main.stdout, new RegExp(`^ {2}${name} `, 'm'));
     for (const [command, words] of [
-      ['users', ['add', 'list', 'remove', 'passwd']],
+      ['users', ['add', 'list', 'remove', 'passwd', 'disable', 'enable']],
       ['clients', ['add', 'list', 'remove']],
       ['keys', ['rotate', 'list']],
       ['audit', ['tail']],
@@ -92,6 +92,75 @@ describe('keyhole users', () => {
     assert.match(none.stdout, /^No users/);
     const missing = await complete(['users', 'remove', 'alice', '--data-dir', dir]);
     assert.equal(missing.code, 1);
+  });
+
+  test('disable and enable: listed as disabled, audited once each, idempotent', async () => {
+    const dir = dataDir();
+    const users = (...args: string[]) => complete(['users', ...args, '--data-dir', dir]);
+    const auditTypes = async () =>
+      (await complete(['audit', 'tail', '-n', '50', '--data-dir', dir])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { type: string }).type);
+    assert.equal(
+      (await complete(['users', 'add', 'alice', '--data-dir', dir], { stdin: `${PASSWORD}\n` })).code,
+      0,
+    );
+
+    const disabled = await users('disable', 'alice');
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.equal(disabled.stdout, 'Disabled user alice\n');
+    assert.match((await users('list')).stdout, /^alice\s.*\s{2}disabled\n$/);
+    const listed = JSON.parse((await users('list', '--json')).stdout) as Record<string, unknown>;
+    assert.equal(listed.disabled, true);
+
+    const again = await users('disable', 'alice');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, 'User alice was already disabled\n');
+    assert.deepEqual(await auditTypes(), ['user.created', 'user.disabled'], 'the repeat is not audited');
+
+    const enabled = await users('enable', 'alice');
+    assert.equal(enabled.code, 0, enabled.stderr);
+    assert.match(enabled.stdout, /^Enabled user alice; grants revoked while disabled stay revoked/);
+    assert.doesNotMatch((await users('list')).stdout, /disabled/);
+    const twice = await users('enable', 'alice');
+    assert.equal(twice.code, 0, twice.stderr);
+    assert.equal(twice.stdout, 'User alice was not disabled\n');
+    assert.deepEqual(await auditTypes(), ['user.created', 'user.disabled', 'user.enabled']);
+  });
+
+  test('disable and enable refuse an unknown user (exit 1) and bad usage (exit 2), changing nothing', async () => {
+    const dir = dataDir();
+    assert.equal(
+      (await complete(['users', 'add', 'alice', '--data-dir', dir], { stdin: `${PASSWORD}\n` })).code,
+      0,
+    );
+    const before = (await complete(['users', 'list', '--json', '--data-dir', dir])).stdout;
+    const tail = async () => (await complete(['audit', 'tail', '-n', '50', '--data-dir', dir])).stdout;
+    const auditBefore = await tail();
+    for (const sub of ['disable', 'enable']) {
+      const unknown = await complete(['users', sub, 'bob', '--data-dir', dir]);
+      assert.equal(unknown.code, 1, `${sub}: ${unknown.stderr}`);
+      assert.equal(unknown.stderr, 'keyhole: no user "bob"\n');
+      assert.equal(unknown.stdout, '');
+      for (const [args, message] of [
+        [[], /users \w+: expected a user name/],
+        [['alice', 'bob'], /users \w+: expected a user name/],
+        [['not valid'], /a username is 1-64 characters/],
+        [['alice', '--json'], /Unknown option '--json'/],
+        [['alice', '--force'], /Unknown option '--force'/],
+      ] as const) {
+        const bad = await complete(['users', sub, ...args, '--data-dir', dir]);
+        assert.equal(bad.code, 2, `${sub} ${args.join(' ')}: ${bad.stderr}`);
+        assert.match(bad.stderr, message);
+        assert.match(bad.stderr, /Usage: keyhole users /);
+      }
+      const help = await complete(['users', sub, '--help']);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /keyhole users disable NAME/);
+    }
+    assert.equal((await complete(['users', 'list', '--json', '--data-dir', dir])).stdout, before);
+    assert.equal(await tail(), auditBefore, 'nothing audited');
   });
 });
 

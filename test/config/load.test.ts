@@ -227,6 +227,32 @@ describe('values', () => {
     assert.equal(fromFile.storage.databasePoolSize, 4);
   });
 
+  test('audit retention: forever by default; whole days 1-36500 from the environment or the file', () => {
+    assert.equal(load({}).auth.auditRetentionDays, undefined);
+    assert.equal(load({ env: { KEYHOLE_AUDIT_RETENTION_DAYS: '30' } }).auth.auditRetentionDays, 30);
+    assert.equal(load({ env: { KEYHOLE_AUDIT_RETENTION_DAYS: '' } }).auth.auditRetentionDays, undefined);
+    const path = file({ auth: { auditRetentionDays: 400 } });
+    assert.equal(load({ flags: { config: path } }).auth.auditRetentionDays, 400);
+    assert.equal(
+      load({ flags: { config: path }, env: { KEYHOLE_AUDIT_RETENTION_DAYS: '36500' } }).auth
+        .auditRetentionDays,
+      36_500,
+    );
+  });
+
+  test('audit retention: zero, negative, fractional, too large or not a number is refused, naming the key', () => {
+    for (const bad of ['0', '-1', '1.5', '36501', 'forever', '30d', '1e2']) {
+      assert.deepEqual(issues({ env: { KEYHOLE_AUDIT_RETENTION_DAYS: bad } }), [
+        `KEYHOLE_AUDIT_RETENTION_DAYS: must be an integer 1-36500, got ${JSON.stringify(bad)}`,
+      ]);
+    }
+    for (const bad of [0, -7, 2.5, 36_501, '30', null, true]) {
+      assert.deepEqual(issues({ flags: { config: file({ auth: { auditRetentionDays: bad } }) } }), [
+        `config file auth.auditRetentionDays: must be an integer 1-36500, got ${JSON.stringify(bad)}`,
+      ]);
+    }
+  });
+
   test('PostgreSQL replaces SQLite: setting both is refused', () => {
     const found = issues({
       env: { KEYHOLE_DATABASE_URL: 'postgres://db/keyhole', KEYHOLE_SQLITE_PATH: 'x.db' },
@@ -282,6 +308,7 @@ const BAD: Record<string, { text?: string; json: unknown }> = {
   'auth.loginSessionTtlSec': { text: '1', json: 59 },
   'auth.rateLimitPerMinute': { text: '0', json: 0 },
   'auth.secureCookies': { text: 'maybe', json: 'no' },
+  'auth.auditRetentionDays': { text: '0', json: -30 },
   'storage.sqlitePath': { json: 3 },
   'storage.databaseUrl': {
     text: 'mysql://keyhole:hunter2-db-password@db/keyhole',

@@ -1,7 +1,7 @@
 // Issue #4 "Replicas": three `keyhole serve` processes sharing one PostgreSQL database and one Redis
 // prefix, behind a round-robin balancer with no sticky sessions. Each step of a full OAuth flow lands
-// on a different replica; a revocation, a key rotation or a user's removal on one process takes effect
-// on every replica within a second; fifty parallel refreshes of one refresh token spread over the
+// on a different replica; a revocation, a key rotation or a user's removal or disabling on one process
+// takes effect on every replica within a second; fifty parallel refreshes of one refresh token spread over the
 // replicas produce exactly one success; a replica killed in the middle of a flow loses nothing.
 
 import assert from 'node:assert/strict';
@@ -207,6 +207,34 @@ describe('several replicas behind one URL, no sticky sessions', () => {
     await everyReplicaAnswers(token, 401, performance.now());
     // And carol cannot sign in again on any of them.
     await assert.rejects(obtainTokens(set, { username: 'carol' }));
+  });
+
+  test('disabling a user (keyhole users disable, another process) refuses them on every replica; enable lets them back', async () => {
+    await createUser(storage, 'erin', PASSWORD);
+    const old = await obtainTokens(set, { username: 'erin' });
+    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(i, old.access_token), 200);
+    const disabled = await admin(['users', 'disable', 'erin']);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.equal(disabled.stdout, 'Disabled user erin and revoked 1 grant(s)\n');
+    // The cached access token is refused everywhere within the second, the refresh token is dead,
+    // and no replica lets erin sign in.
+    await everyReplicaAnswers(old.access_token, 401, performance.now());
+    const refresh = {
+      grant_type: 'refresh_token',
+      refresh_token: old.refresh_token!,
+      client_id: old.clientId,
+    };
+    assert.equal((await tokenRequest(refresh)).body.error, 'invalid_grant');
+    await assert.rejects(obtainTokens(set, { username: 'erin' }));
+
+    const enabled = await admin(['users', 'enable', 'erin']);
+    assert.equal(enabled.code, 0, enabled.stderr);
+    for (let i = 0; i < REPLICAS; i++) {
+      set.balancer.pin(i);
+      const fresh = await obtainTokens(set, { username: 'erin' }).finally(() => set.balancer.pin(undefined));
+      assert.equal(await echoOn(i, fresh.access_token), 200, `replica ${i} lets erin back`);
+      assert.equal(await echoOn(i, old.access_token), 401, 'what disable revoked stays revoked');
+    }
   });
 
   test('a key rotation (keyhole keys rotate, no overlap) takes effect on every replica', async () => {

@@ -244,6 +244,46 @@ export function storageContract(name: string, open: () => Promise<Storage>): voi
       });
     });
 
+    describe('users: setDisabled', () => {
+      test('sets and clears the flag, idempotently; the rest of the record is untouched', async () => {
+        await s.users.create(user());
+        await s.users.create(user({ id: 'user-2', username: 'bob' }));
+        assert.equal(await s.users.setDisabled('user-1', true), true);
+        assert.deepEqual(await s.users.get('user-1'), user({ disabled: true }));
+        assert.deepEqual(await s.users.getByUsername('alice'), user({ disabled: true }));
+        assert.equal(await s.users.setDisabled('user-1', true), true, 'disabling again is fine');
+        assert.equal((await s.users.get('user-1'))?.disabled, true);
+        assert.deepEqual(
+          (await s.users.list()).map((u) => [u.username, u.disabled]),
+          [
+            ['alice', true],
+            ['bob', undefined],
+          ],
+        );
+        assert.equal(await s.users.setDisabled('user-1', false), true);
+        assert.deepEqual(await s.users.get('user-1'), user({ disabled: false }));
+        assert.equal(await s.users.setDisabled('user-1', false), true);
+        assert.equal(Object.hasOwn((await s.users.get('user-2'))!, 'disabled'), false, 'bob untouched');
+      });
+
+      test('false for an unknown user, and nothing is created', async () => {
+        assert.equal(await s.users.setDisabled('nope', true), false);
+        assert.equal(await s.users.get('nope'), undefined);
+        assert.deepEqual(await s.users.list(), []);
+        await s.users.create(user());
+        await s.users.delete('user-1');
+        assert.equal(await s.users.setDisabled('user-1', true), false, 'a deleted user is unknown');
+      });
+
+      test('the returned record is a copy', async () => {
+        await s.users.create(user());
+        await s.users.setDisabled('user-1', true);
+        const got = (await s.users.get('user-1'))!;
+        got.disabled = false;
+        assert.equal((await s.users.get('user-1'))?.disabled, true);
+      });
+    });
+
     describe('consents', () => {
       const consent = { userId: 'u', clientId: 'c', redirectUri: 'https://app.example/cb', scopes: ['read'] };
 

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { openStorage } from '../../src/storage/open.ts';
 import { SqliteStorage } from '../../src/storage/sqlite/index.ts';
 import { MIGRATIONS } from '../../src/storage/sqlite/migrations.ts';
+import { PURGE_AUDIT_SQL } from '../../src/storage/sqlite/purge.ts';
 import type { AuthorizationCodeRecord } from '../../src/storage/types.ts';
 import { storageContract } from './contract.ts';
 
@@ -175,6 +176,14 @@ describe('SQLite file', () => {
       const p = plan(sql);
       assert.ok(!/\bSCAN\b/.test(p), `full scan in ${sql}: ${p}`);
     }
+    // The audit retention purge: oldest first along the time index (no sort), then by rowid.
+    const purge = db
+      .prepare(`EXPLAIN QUERY PLAN ${PURGE_AUDIT_SQL}`)
+      .all({ cutoff: 0, batch: 10 })
+      .map((r) => String(r.detail))
+      .join('; ');
+    assert.match(purge, /SEARCH audit_log USING COVERING INDEX audit_log_by_time \(time<\?\)/, purge);
+    assert.ok(!/\bSCAN\b|TEMP B-TREE/.test(purge), purge);
     db.close();
   });
 });
@@ -215,10 +224,10 @@ describe('purge of expired rows', () => {
       },
       { tokenHash: 'rt-short', grantId: 'g-live', createdAt: T, expiresAt: T + 10 },
     );
-    assert.deepEqual(s.purger.run(T + 20), [100, 2, 1, 100]);
-    assert.deepEqual(s.purger.run(T + 20), [100, 0, 0, 100]);
-    assert.deepEqual(s.purger.run(T + 20), [50, 0, 0, 50]);
-    assert.deepEqual(s.purger.run(T + 20), [0, 0, 0, 0]);
+    assert.deepEqual(s.purger.run(T + 20), [100, 2, 1, 100, 0]);
+    assert.deepEqual(s.purger.run(T + 20), [100, 0, 0, 100, 0]);
+    assert.deepEqual(s.purger.run(T + 20), [50, 0, 0, 50, 0]);
+    assert.deepEqual(s.purger.run(T + 20), [0, 0, 0, 0, 0]);
     const counts = countRows(path, ['authorization_codes', 'refresh_tokens', 'grants', 'revocations']);
     assert.deepEqual(counts, [1, 0, 1, 1], 'the expired grant took its refresh token with it');
     assert.equal((await s.codes.consume('live', T + 20)).status, 'ok');

@@ -4,16 +4,27 @@ import { copy } from './copy.ts';
 export class MemoryAuditStore implements AuditStore {
   readonly #records: AuditRecord[] = [];
   readonly #max: number;
+  readonly #maxAgeMs: number | undefined;
   #nextId = 1;
 
-  /** Keeps the newest `max` records (memory is for tests and development). */
-  constructor(max = 10_000) {
+  /**
+   * Keeps the newest `max` records (memory is for tests and development) and, with `maxAgeMs` (the
+   * audit retention), none whose time is more than that before the newest append's time.
+   */
+  constructor(max = 10_000, maxAgeMs?: number) {
     this.#max = max;
+    this.#maxAgeMs = maxAgeMs;
   }
 
   async append(type: string, data: Record<string, unknown>, time: number): Promise<void> {
     this.#records.push({ id: this.#nextId++, time, type, data: copy(data) });
-    if (this.#records.length > this.#max) this.#records.splice(0, this.#records.length - this.#max);
+    let drop = Math.max(0, this.#records.length - this.#max);
+    if (this.#maxAgeMs !== undefined) {
+      // Oldest first, like the SQL purgers: the trail stays everything from some record on.
+      const cutoff = time - this.#maxAgeMs;
+      while (drop < this.#records.length && this.#records[drop]!.time < cutoff) drop++;
+    }
+    if (drop > 0) this.#records.splice(0, drop);
   }
 
   async tail(limit: number, afterId?: number): Promise<AuditRecord[]> {

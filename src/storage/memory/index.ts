@@ -42,7 +42,7 @@ export class MemoryStorage implements Storage {
     this.grants = new MemoryGrantStore(new PurgeSchedule(options.purge), clock);
     this.revocations = new MemoryRevocationStore(new PurgeSchedule(options.purge));
     this.keys = new MemorySigningKeyStore();
-    this.audit = new MemoryAuditStore(options.maxAuditRecords);
+    this.audit = new MemoryAuditStore(options.maxAuditRecords, options.purge?.auditRetentionMs);
   }
 
   async ping(): Promise<void> {

@@ -37,6 +37,13 @@ export class MemoryUserStore implements UserStore {
     return true;
   }
 
+  async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    const user = this.#byId.get(id);
+    if (!user) return false;
+    user.disabled = disabled;
+    return true;
+  }
+
   async delete(id: string): Promise<boolean> {
     const user = this.#byId.get(id);
     if (!user) return false;

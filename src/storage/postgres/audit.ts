@@ -1,5 +1,6 @@
 import type { AuditRecord, AuditStore } from '../types.ts';
 import { type Database, type Row, statement } from './db.ts';
+import type { PostgresPurger } from './purge.ts';
 import { int, object, text } from './row.ts';
 
 // BIGSERIAL: ids only grow, even after rows are deleted. (A sequence hands out ids at INSERT, so two
@@ -18,13 +19,17 @@ const AFTER = statement('audit_after', 'SELECT * FROM audit_log WHERE id > $1 OR
 
 export class PostgresAuditStore implements AuditStore {
   readonly #db: Database;
+  readonly #purger: PostgresPurger;
 
-  constructor(db: Database) {
+  /** Appends are writes: they start the purger too, which removes records past the audit retention. */
+  constructor(db: Database, purger: PostgresPurger) {
     this.#db = db;
+    this.#purger = purger;
   }
 
   async append(type: string, data: Record<string, unknown>, time: number): Promise<void> {
     await this.#db.run(APPEND, [time, type, JSON.stringify(data)]);
+    this.#purger.maybe(time);
   }
 
   async tail(limit: number, afterId?: number): Promise<AuditRecord[]> {

@@ -76,7 +76,7 @@ export class PostgresStorage implements Storage {
     this.revocations = new PostgresRevocationStore(db, this.purger, channel);
     this.changes = channel === undefined ? undefined : new PostgresChangeFeed(db, { channel });
     this.keys = new PostgresSigningKeyStore(db);
-    this.audit = new PostgresAuditStore(db);
+    this.audit = new PostgresAuditStore(db, this.purger);
   }
 
   /**

@@ -117,4 +117,9 @@ export const MIGRATIONS: readonly string[] = [
     data JSONB NOT NULL CHECK (jsonb_typeof(data) = 'object')
   );
   `,
+  // 2: the audit retention purge deletes the oldest records first, along their time. (Not CONCURRENTLY:
+  // migrations run in one transaction; on a large audit table appends wait while the index builds.)
+  `
+  CREATE INDEX audit_log_by_time ON audit_log (time);
+  `,
 ];

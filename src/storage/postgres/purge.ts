@@ -17,10 +17,23 @@ const DELETES = [
   batched('revocations', 'id'),
 ];
 
+// Audit records older than the retention, oldest first along audit_log_by_time (so a trail cut short by
+// the batch size never has a hole). `= ANY(ARRAY(…))` rather than `IN (…)`: the batch's ids become one
+// array and the DELETE finds them by primary key, whatever the table's size (with IN the planner may
+// hash-join against a full scan of the table). Under READ COMMITTED a row another replica locked is
+// skipped and one it deleted meanwhile is neither locked nor deleted again; rowCount counts only rows
+// this statement removed.
+export const DELETE_AUDIT = statement(
+  'purge_audit_log',
+  `DELETE FROM audit_log WHERE id = ANY(ARRAY(
+     SELECT id FROM audit_log WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+);
+
 /**
- * Deletes expired rows of the tables whose records expire, at most once per interval. Expired rows
- * already read as absent, so purging only reclaims space and never changes an answer; that is why it
- * runs beside the operation that triggered it instead of in front of it.
+ * Deletes expired rows of the tables whose records expire, and with an audit retention the audit
+ * records older than it, at most once per interval. Expired rows already read as absent, so purging
+ * only reclaims space and never changes an answer; that is why it runs beside the operation that
+ * triggered it instead of in front of it.
  */
 export class PostgresPurger {
   readonly #db: Database;
@@ -46,16 +59,18 @@ export class PostgresPurger {
     });
   }
 
-  /** Purges now; returns how many rows of each table went (codes, refresh tokens, grants, revocations). */
+  /**
+   * Purges now; returns how many rows of each table went (codes, refresh tokens, grants, revocations,
+   * audit — audit always 0 without a retention).
+   */
   async run(now: number): Promise<number[]> {
     const batch = this.#schedule.batch;
     const removed: number[] = [];
     for (const stmt of DELETES) removed.push((await this.#db.run(stmt, [now, batch])).rowCount);
+    const cutoff = this.#schedule.auditCutoff(now);
+    removed.push(cutoff === undefined ? 0 : (await this.#db.run(DELETE_AUDIT, [cutoff, batch])).rowCount);
     // A full batch means more may be waiting: stay due so the next write continues.
-    this.#schedule.done(
-      now,
-      removed.every((n) => n < batch),
-    );
+    this.#schedule.finish(now, removed);
     return removed;
   }
 

@@ -10,6 +10,7 @@ const INSERT = statement(
   'INSERT INTO users (id, username, password_hash, created_at, disabled) VALUES ($1, $2, $3, $4, $5)',
 );
 const SET_PASSWORD = statement('users_set_password', 'UPDATE users SET password_hash = $2 WHERE id = $1');
+const SET_DISABLED = statement('users_set_disabled', 'UPDATE users SET disabled = $2 WHERE id = $1');
 // The users_delete_consents trigger removes the user's consents in the same statement.
 const DELETE = statement('users_delete', 'DELETE FROM users WHERE id = $1');
 const LIST = statement('users_list', 'SELECT * FROM users ORDER BY created_at, username COLLATE "C"');
@@ -39,6 +40,10 @@ export class PostgresUserStore implements UserStore {
 
   async setPassword(id: string, passwordHash: string): Promise<boolean> {
     return (await this.#db.run(SET_PASSWORD, [id, passwordHash])).rowCount > 0;
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    return (await this.#db.run(SET_DISABLED, [id, disabled])).rowCount > 0;
   }
 
   async delete(id: string): Promise<boolean> {

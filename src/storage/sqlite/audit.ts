@@ -1,13 +1,17 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { AuditRecord, AuditStore } from '../types.ts';
+import type { SqlitePurger } from './purge.ts';
 import { int, json, type Row, text } from './row.ts';
 
 export class SqliteAuditStore implements AuditStore {
   readonly #append: StatementSync;
   readonly #newest: StatementSync;
   readonly #after: StatementSync;
+  readonly #purger: SqlitePurger;
 
-  constructor(db: DatabaseSync) {
+  /** Appends are writes: they run the purger too, which removes records past the audit retention. */
+  constructor(db: DatabaseSync, purger: SqlitePurger) {
+    this.#purger = purger;
     // AUTOINCREMENT: ids only grow, even after rows are deleted, so `afterId` paging never skips.
     this.#append = db.prepare('INSERT INTO audit_log (time, type, data) VALUES (?, ?, ?)');
     this.#newest = db.prepare(
@@ -18,6 +22,7 @@ export class SqliteAuditStore implements AuditStore {
 
   async append(type: string, data: Record<string, unknown>, time: number): Promise<void> {
     this.#append.run(time, type, JSON.stringify(data));
+    this.#purger.maybe(time);
   }
 
   async tail(limit: number, afterId?: number): Promise<AuditRecord[]> {

@@ -56,7 +56,7 @@ export class SqliteStorage implements Storage {
       this.grants = new SqliteGrantStore(db, this.purger, clock);
       this.revocations = new SqliteRevocationStore(db, this.purger);
       this.keys = new SqliteSigningKeyStore(db);
-      this.audit = new SqliteAuditStore(db);
+      this.audit = new SqliteAuditStore(db, this.purger);
       this.#ping = db.prepare('SELECT 1');
     } catch (err) {
       db.close();

@@ -108,4 +108,8 @@ export const MIGRATIONS: readonly string[] = [
     data TEXT NOT NULL CHECK (json_valid(data))
   ) STRICT;
   `,
+  // 2: the audit retention purge deletes the oldest records first, along their time.
+  `
+  CREATE INDEX audit_log_by_time ON audit_log (time);
+  `,
 ];

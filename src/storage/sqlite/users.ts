@@ -7,6 +7,7 @@ export class SqliteUserStore implements UserStore {
   readonly #getByUsername: StatementSync;
   readonly #insert: StatementSync;
   readonly #setPassword: StatementSync;
+  readonly #setDisabled: StatementSync;
   readonly #delete: StatementSync;
   readonly #list: StatementSync;
 
@@ -19,6 +20,7 @@ export class SqliteUserStore implements UserStore {
        VALUES (:id, :username, :passwordHash, :createdAt, :disabled)`,
     );
     this.#setPassword = db.prepare('UPDATE users SET password_hash = ? WHERE id = ?');
+    this.#setDisabled = db.prepare('UPDATE users SET disabled = ? WHERE id = ?');
     // The users_delete_consents trigger removes the user's consents in the same statement.
     this.#delete = db.prepare('DELETE FROM users WHERE id = ?');
     this.#list = db.prepare('SELECT * FROM users ORDER BY created_at, username');
@@ -48,6 +50,11 @@ export class SqliteUserStore implements UserStore {
 
   async setPassword(id: string, passwordHash: string): Promise<boolean> {
     return this.#setPassword.run(passwordHash, id).changes > 0;
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    // `changes` counts matched rows, so setting the value a row already has is still true.
+    return this.#setDisabled.run(disabled ? 1 : 0, id).changes > 0;
   }
 
   async delete(id: string): Promise<boolean> {
