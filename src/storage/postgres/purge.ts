@@ -1,16 +1,19 @@
 import type { PurgeSchedule } from '../purge.ts';
 import { type Database, statement } from './db.ts';
 
-// Each DELETE walks the table's expires_at index for at most `batch` rows. SKIP LOCKED: replicas
-// purging at the same moment take different rows instead of queueing behind each other.
+// Each DELETE walks the table's expires_at index for at most `batch` rows, then deletes them by
+// primary key (`= ANY(ARRAY(…))`, as for the audit log below: with `IN (…)` the planner may hash-join
+// against a full scan of the table). SKIP LOCKED: replicas purging at the same moment take different
+// rows instead of queueing behind each other.
 const batched = (table: string, key: string) =>
   statement(
     `purge_${table}`,
-    `DELETE FROM ${table} WHERE ${key} IN (
-       SELECT ${key} FROM ${table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+    `DELETE FROM ${table} WHERE ${key} = ANY(ARRAY(
+       SELECT ${key} FROM ${table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
   );
 
-const DELETES = [
+/** The expired-row purges, in the order `run` reports them (exported for the query-plan test). */
+export const DELETES = [
   batched('authorization_codes', 'code_hash'),
   batched('refresh_tokens', 'token_hash'),
   batched('grants', 'id'), // their refresh tokens go by ON DELETE CASCADE
