@@ -1,7 +1,15 @@
 // `keyhole audit tail [-n N] [--follow]`: the security audit trail (one row per security event) as
-// JSON lines, oldest first; --follow keeps printing new rows until interrupted.
+// JSON lines, oldest first; --follow keeps printing new rows until interrupted, late-committing ones
+// included (AuditFollower), and rides out storage outages.
 
 import { parseArgs } from 'node:util';
+import {
+  type AuditBatch,
+  AuditFollower,
+  DEFAULT_GAP_WAIT_MS,
+  formatIdRanges,
+} from '../storage/audit-follow.ts';
+import { isStorageUnavailable } from '../storage/errors.ts';
 import type { AuditRecord } from '../storage/types.ts';
 import { type StorageDeps, withStorage } from './clients.ts';
 import type { CliIo } from './run.ts';
@@ -10,7 +18,9 @@ export const AUDIT_USAGE = `Usage: keyhole audit tail [-n N] [--follow]
 
 Prints the newest N audit records (default 20) as JSON lines, oldest first: login success and
 failure, consent, client registration, tokens issued, refreshed and revoked, refresh-token reuse,
-code replay, rate limits. With --follow, keeps printing new records until interrupted.
+code replay, rate limits. With --follow, keeps printing new records until interrupted: a record
+that commits late (after a newer one, on PostgreSQL) is printed when it appears, out of id order;
+if the database becomes unreachable meanwhile, it says so on stderr and keeps retrying.
 
 Options:
   -n, --lines N       How many records (default 20)
@@ -21,7 +31,7 @@ Options:
 `;
 
 const EXIT_USAGE = 2;
-const PAGE = 500;
+const GAP_WAIT_S = DEFAULT_GAP_WAIT_MS / 1000;
 
 export interface AuditDeps extends StorageDeps {
   /** Ends --follow (default: SIGINT or SIGTERM). */
@@ -71,20 +81,47 @@ export async function run(argv: readonly string[], io: CliIo, deps: AuditDeps = 
     const print = (rows: AuditRecord[]) => {
       for (const r of rows) io.stdout(`${JSON.stringify(line(r))}\n`);
     };
-    const first = await storage.audit.tail(lines);
-    print(first);
-    if (!values.follow) return 0;
-    let last = first.at(-1)?.id ?? 0;
+    if (!values.follow) {
+      print(await storage.audit.tail(lines));
+      return 0;
+    }
+    // deps.now (tests) is the clock that ages the ids the follower waits for.
+    const follower = new AuditFollower(storage.audit, deps.now ? { now: deps.now } : {});
+    const report = (batch: AuditBatch) => {
+      print(batch.records);
+      // Never silent: an id given up on is said so (stderr; stdout stays JSON lines).
+      if (batch.gaveUp.length > 0)
+        io.stderr(
+          `keyhole: audit ids ${formatIdRanges(batch.gaveUp)} never appeared within ${GAP_WAIT_S} s; no longer ` +
+            'waiting (an append that failed or rolled back leaves its id unused)\n',
+        );
+      if (batch.overflow.length > 0)
+        io.stderr(
+          `keyhole: audit ids ${formatIdRanges(batch.overflow)} missing; no longer waiting ` +
+            '(too many missing ids at once)\n',
+        );
+    };
+    report(await follower.start(lines));
+    const pollMs = deps.pollMs ?? 1_000;
     const stop = deps.signal ?? interrupted();
+    let down = false;
     while (!stop.aborted) {
-      await sleep(deps.pollMs ?? 1_000, stop);
-      // Drain everything new, a page at a time.
-      for (;;) {
-        const rows = await storage.audit.tail(PAGE, last);
-        if (rows.length === 0) break;
-        print(rows);
-        last = rows.at(-1)!.id;
-        if (rows.length < PAGE) break;
+      await sleep(pollMs, stop);
+      if (stop.aborted) break;
+      try {
+        // Drain everything new, a page at a time.
+        for (;;) {
+          const batch = await follower.poll();
+          report(batch);
+          if (!batch.more || stop.aborted) break;
+        }
+        if (down) io.stderr('keyhole: audit storage answers again; following on\n');
+        down = false;
+      } catch (err) {
+        // An outage: the follower kept its place (and its gaps); the next poll resumes there.
+        if (!isStorageUnavailable(err)) throw err;
+        if (!down) io.stderr(`keyhole: ${err.message}; retrying every ${pollMs / 1000} s\n`);
+        down = true;
       }
     }
     return 0;

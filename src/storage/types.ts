@@ -226,6 +226,11 @@ export interface AuditStore {
   append(type: string, data: Record<string, unknown>, time: number): Promise<void>;
   /** The newest `limit` records, oldest first; or the first `limit` records after `afterId`, oldest first. */
   tail(limit: number, afterId?: number): Promise<AuditRecord[]>;
+  /**
+   * The records with these ids that exist, in id order (a primary-key lookup per id). A follower asks
+   * for ids it found missing below newer ones: on PostgreSQL they may commit late (audit-follow.ts).
+   */
+  find(ids: readonly number[]): Promise<AuditRecord[]>;
 }
 
 /**

@@ -126,6 +126,7 @@ describe('audit subscriber: one log line and one row per security event', () => 
         stored.push(type);
       },
       tail: async () => [],
+      find: async () => [],
     };
     const bus = new EventBus();
     const { lines, logger } = capture();

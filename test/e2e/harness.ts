@@ -18,6 +18,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import type { McpServer } from '../../src/server/server.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { Browser, isRedirect, type Page, visibleText } from '../authserver/browser.ts';
+import type { ReplicaSet } from '../support/replicas.ts';
 import { selfSignedLoopbackCert } from '../support/tls.ts';
 
 export const PASSWORD = 'correct horse battery staple';
@@ -246,6 +247,30 @@ export function callTool(
       params: { name, arguments: args, _meta: META },
     }),
   });
+}
+
+/**
+ * Polls each replica (pinned) with a tools/call bearing `token` until every one refuses it with 401;
+ * fails if one still accepts it `withinMs` after the call (issue #4: a revocation reaches every
+ * replica within a second). Afterwards a request with `token` fails wherever the balancer sends it.
+ */
+export async function refusedByEveryReplica(set: ReplicaSet, token: string, withinMs = 1000): Promise<void> {
+  const since = performance.now();
+  for (let i = 0; i < set.ports.length; i++) {
+    for (;;) {
+      set.balancer.pin(i);
+      const res = await callTool(set, token, 'echo', { text: 'still valid?' }).finally(() =>
+        set.balancer.pin(undefined),
+      );
+      await res.body?.cancel();
+      if (res.status === 401) break;
+      assert.ok(
+        performance.now() - since < withinMs,
+        `replica ${i} still answers ${res.status} after ${withinMs} ms`,
+      );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 /** The `error="…"` of a WWW-Authenticate Bearer challenge. */

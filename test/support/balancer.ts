@@ -50,8 +50,15 @@ export class Balancer {
             status: up.statusCode ?? 0,
           });
           res.writeHead(up.statusCode ?? 502, up.headers);
+          // Headers go on at once, as the replica sent them: a resumed SSE stream may stay quiet.
+          res.flushHeaders();
           up.pipe(res);
           res.on('close', () => up.destroy());
+          // A replica that dies mid-response (a killed process under an open SSE stream) cuts the
+          // client's connection too, as a reverse proxy does: pipe() alone would leave it hanging.
+          up.on('close', () => {
+            if (!up.complete) res.destroy();
+          });
         },
       );
       upstream.on('error', () => {

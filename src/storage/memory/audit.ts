@@ -32,16 +32,30 @@ export class MemoryAuditStore implements AuditStore {
     let picked: AuditRecord[];
     if (afterId === undefined) picked = this.#records.slice(-limit);
     else {
-      // ids are ascending: find the first record after `afterId`.
-      let lo = 0;
-      let hi = this.#records.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (this.#records[mid]!.id <= afterId) lo = mid + 1;
-        else hi = mid;
-      }
+      const lo = this.#firstAfter(afterId);
       picked = this.#records.slice(lo, lo + limit);
     }
     return picked.map((r) => copy(r));
+  }
+
+  async find(ids: readonly number[]): Promise<AuditRecord[]> {
+    const found: AuditRecord[] = [];
+    for (const id of new Set(ids)) {
+      const r = this.#records[this.#firstAfter(id - 1)];
+      if (r?.id === id) found.push(copy(r));
+    }
+    return found.sort((a, b) => a.id - b.id);
+  }
+
+  /** The index of the first record whose id is above `afterId` (ids are ascending). */
+  #firstAfter(afterId: number): number {
+    let lo = 0;
+    let hi = this.#records.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#records[mid]!.id <= afterId) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 }
