@@ -18,8 +18,13 @@ export interface Principal {
 
 /** A channel from the server to the client: the response stream of one request, a GET stream, or stdio. */
 export interface Outbound {
-  /** Writes one server message. Returns false when the channel is closed (the message is dropped). */
-  send(message: JsonRpcNotification | JsonRpcRequest): boolean;
+  /**
+   * Writes one server message. Returns false when the channel is closed (the message is dropped).
+   * `options.changeId` names the server change a broadcast notification reports (ServerChange.id):
+   * a channel that several processes produce (the standalone stream of a session shared by replicas)
+   * logs it once; others ignore it.
+   */
+  send(message: JsonRpcNotification | JsonRpcRequest, options?: SendOptions): boolean;
   /** True where server-to-client requests may travel (legacy SSE streams and stdio, never modern HTTP). */
   readonly canRequest: boolean;
   /**
@@ -28,6 +33,12 @@ export interface Outbound {
    * transport cannot (modern HTTP, stdio, revisions before 2025-11-25).
    */
   closeConnection?(): boolean;
+}
+
+/** How one message is sent (Outbound.send). */
+export interface SendOptions {
+  /** The server change this notification reports: the same change sent twice is logged once. */
+  readonly changeId?: string;
 }
 
 /** What a transport hands the engine with each client message. */

@@ -379,11 +379,13 @@ export class Engine {
   }
 
   #broadcast(change: ServerChange): void {
+    // Copies of one session on several replicas each send it: its stream logs the change once.
+    const sent = { changeId: change.id };
     if (change.kind === 'resource-updated') {
       const n = { uri: change.uri };
       for (const s of this.#sessions) {
         if (s.subscriptions.has(change.uri))
-          s.standalone?.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: n });
+          s.standalone?.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: n }, sent);
       }
       for (const l of this.#listeners) {
         if (l.uris.has(change.uri)) {
@@ -397,7 +399,7 @@ export class Engine {
       return;
     }
     const method = `notifications/${change.kind}/list_changed`;
-    for (const s of this.#sessions) s.standalone?.send({ jsonrpc: '2.0', method });
+    for (const s of this.#sessions) s.standalone?.send({ jsonrpc: '2.0', method }, sent);
     for (const l of this.#listeners) {
       if (change.kind === 'tools' ? l.tools : change.kind === 'prompts' ? l.prompts : l.resources) {
         l.outbound.send({ jsonrpc: '2.0', method, params: { _meta: { [META.subscriptionId]: l.id } } });

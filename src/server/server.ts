@@ -2,6 +2,7 @@
 // registered with typed schemas that are compiled once. Transports never see this class directly:
 // the protocol engine reads its registry and listens to its change events.
 
+import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../protocol/jsonrpc.ts';
 import type { HandlerContext } from './context.ts';
 import {
@@ -185,11 +186,20 @@ export interface Handle {
   remove(): void;
 }
 
-export type ServerChange =
+/** What changed. */
+type ChangeWhat =
   | { kind: 'tools' }
   | { kind: 'resources' }
   | { kind: 'prompts' }
   | { kind: 'resource-updated'; uri: string };
+
+export type ServerChange = ChangeWhat & {
+  /**
+   * Unique to this change (random, whatever process emitted it): replicas that each deliver the same
+   * change to a session they share log it once (the HTTP session backplane deduplicates by it).
+   */
+  readonly id: string;
+};
 
 export interface ServerOptions extends Partial<Implementation> {
   /** Natural-language guidance for models (initialize / server/discover `instructions`). */
@@ -229,7 +239,8 @@ export class McpServer {
     return () => this.#listeners.delete(listener);
   }
 
-  #emit(change: ServerChange): void {
+  #emit(what: ChangeWhat): void {
+    const change: ServerChange = { ...what, id: randomUUID() };
     for (const l of this.#listeners) l(change);
   }
 

@@ -27,6 +27,11 @@ export interface SessionRecord {
   readonly principal: { readonly subject: string; readonly clientId: string } | undefined;
   /** Bumped by every mutation: a copy older than this is stale. */
   readonly version: number;
+  /**
+   * A GET opened the session's standalone stream (on any replica): every copy produces its events
+   * from then on. Not a mutation (no version bump); absent in a record not read from the backplane.
+   */
+  readonly standalone?: boolean;
 }
 
 /** A mutation of a session's shared state, applied atomically where the state lives. */
@@ -48,7 +53,10 @@ export type BusMessage =
   | { readonly t: 'state'; readonly from: string; readonly sid: string; readonly record: SessionRecord }
   /** The session ended (DELETE, or its 2024-11-05 connection closed): every copy closes. */
   | { readonly t: 'end'; readonly from: string; readonly sid: string }
-  /** `from` now holds the session's standalone stream and produces its events; others stop. */
+  /**
+   * `from` now holds the session's standalone stream (its connection): others end theirs. Every copy
+   * produces the stream's events from then on.
+   */
   | { readonly t: 'held'; readonly from: string; readonly sid: string }
   /** A change of the sender's server (resource updated, list changed). */
   | { readonly t: 'change'; readonly from: string; readonly change: ServerChange }
@@ -99,6 +107,9 @@ export interface SessionBackplane {
    * Logs one event of a stream and publishes it to the session's listeners. `seq` undefined: the
    * backplane allocates the next number of the stream (streams with several producers, the standalone
    * one). Resolves with the event's seq, or undefined if the session is gone.
+   *
+   * `changeId` (a broadcast server change, ServerChange.id): every replica with a copy of the session
+   * appends it; the first append logs it, the others resolve with 0 and log nothing.
    */
   append(
     sid: string,
@@ -106,6 +117,7 @@ export interface SessionBackplane {
     seq: number | undefined,
     data: string,
     ttlMs: number,
+    changeId?: string,
   ): Promise<number | undefined>;
   /** Allocates a seq without logging an event (priming events). Undefined if the session is gone. */
   allocate(sid: string, streamId: string): Promise<number | undefined>;

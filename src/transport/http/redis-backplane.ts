@@ -11,10 +11,14 @@
 // session's keys share a slot and its scripts stay single-slot:
 //   ls:{sid}              HASH   k kind · v protocol version · caps, info (JSON) · init '1'|'0' · lvl
 //                                ps, pc principal subject and client id (pa '1' when bound) ·
-//                                ver mutation counter · sq last seq of the standalone stream
+//                                ver mutation counter · sq last seq of the standalone stream (> 0
+//                                once a GET opened it)
 //   ls:{sid}:subs         SET    resources/subscribe URIs
 //   ls:{sid}:streams      ZSET   the session's resumable streams (score: creation time, ms)
 //   ls:{sid}:ev:<stream>  STREAM its events, entry id `<seq>-0`, field d = the message ('' = end)
+//   ls:{sid}:dd           ZSET   ids of the server changes already in the standalone log (score:
+//                                time, ms), the latest maxEventsPerStream: every replica with a copy
+//                                of the session appends each change, the first one logs it
 // Every key expires after the idle timeout; activity (load) renews the session keys, an append renews
 // its log. Channels: `ls:bus` (control messages for every replica), `ls:ch:<sid>` (one session's live
 // events: "<stream>\n<seq>\n<data>").
@@ -111,16 +115,22 @@ redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return {redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[2])}
 `);
 
-// KEYS: hash, subs, streams. ARGV: key prefix of the session's logs.
+// KEYS: hash, subs, streams, change ids. ARGV: key prefix of the session's logs.
 const REMOVE = new Script(`
 for _, s in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do redis.call('DEL', ARGV[1] .. s) end
-return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 `);
 
-// KEYS: hash, streams, log. ARGV: seq ('' = allocate), data, maxlen, ttl, channel, stream id,
-// max streams, log key prefix, now.
+// KEYS: hash, streams, log[, change ids]. ARGV: seq ('' = allocate), data, maxlen, ttl, channel,
+// stream id, max streams, log key prefix, now[, change id]. With a change id already logged: 0,
+// nothing logged or published (no seq allocated either).
 const APPEND = new Script(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if KEYS[4] then
+  if redis.call('ZADD', KEYS[4], 'NX', ARGV[9], ARGV[10]) == 0 then return 0 end
+  if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[3]) then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, 0) end
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+end
 local seq = ARGV[1]
 if seq == '' then seq = tostring(redis.call('HINCRBY', KEYS[1], 'sq', 1)) end
 redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[3], seq .. '-0', 'd', ARGV[2])
@@ -220,6 +230,11 @@ class RedisBackplane implements RedisSessionBackplane {
     return `${this.#prefix}{${sid}}:ev:${streamId}`;
   }
 
+  /** The ids of the server changes already in the session's standalone log. */
+  #changes(sid: string): string {
+    return `${this.#prefix}{${sid}}:dd`;
+  }
+
   #channel(sid: string): string {
     return `${this.#prefix}ch:${sid}`;
   }
@@ -285,7 +300,7 @@ class RedisBackplane implements RedisSessionBackplane {
   }
 
   async remove(sid: string): Promise<void> {
-    await REMOVE.run(this.#client, this.#keys(sid), [`${this.#prefix}{${sid}}:ev:`]);
+    await REMOVE.run(this.#client, [...this.#keys(sid), this.#changes(sid)], [`${this.#prefix}{${sid}}:ev:`]);
   }
 
   async append(
@@ -294,23 +309,26 @@ class RedisBackplane implements RedisSessionBackplane {
     seq: number | undefined,
     data: string,
     ttlMs: number,
+    changeId?: string,
   ): Promise<number | undefined> {
     const [h, , streams] = this.#keys(sid);
-    const r = await APPEND.run(
-      this.#client,
-      [h, streams, this.#log(sid, streamId)],
-      [
-        seq === undefined ? '' : String(seq),
-        data,
-        this.#maxEvents,
-        String(ttlMs),
-        this.#channel(sid),
-        streamId,
-        this.#maxStreams,
-        `${this.#prefix}{${sid}}:ev:`,
-        String(Date.now()),
-      ],
-    );
+    const keys = [h, streams, this.#log(sid, streamId)];
+    const args = [
+      seq === undefined ? '' : String(seq),
+      data,
+      this.#maxEvents,
+      String(ttlMs),
+      this.#channel(sid),
+      streamId,
+      this.#maxStreams,
+      `${this.#prefix}{${sid}}:ev:`,
+      String(Date.now()),
+    ];
+    if (changeId !== undefined) {
+      keys.push(this.#changes(sid));
+      args.push(changeId);
+    }
+    const r = await APPEND.run(this.#client, keys, args);
     return r === null ? undefined : Number(r);
   }
 
@@ -483,5 +501,6 @@ function parseRecord(raw: unknown): SessionRecord | undefined {
     subscriptions: Array.isArray(subs) ? subs.map(String) : [],
     principal: h.pa === '1' ? { subject: h.ps ?? '', clientId: h.pc ?? '' } : undefined,
     version: Number(h.ver ?? 0),
+    standalone: Number(h.sq ?? 0) > 0,
   };
 }

@@ -3,6 +3,8 @@
 // the backplane holds the truth. Every request re-reads the session (that read is also its activity,
 // renewing the idle expiry), state changes are written through before the client hears back and
 // announced to the other copies, server changes and client answers travel on the backplane's bus.
+// Once a GET opened a session's standalone stream, every copy produces it (a change is logged once,
+// by its id): what is caused while no replica holds its connection waits in the log for the client.
 
 import type { ServerResponse } from 'node:http';
 import type { Dispatch, Outbound, Principal } from '../../protocol/contract.ts';
@@ -39,6 +41,7 @@ export class SharedHttpSession extends HttpSession {
   #writes: Promise<void>[] = [];
   #writing = 0;
   #attached = false;
+  #holding = false;
   readonly #ctx: HttpContext;
 
   constructor(ctx: HttpContext, session: LegacySession, kind: SessionKind, shared: SharedSessions) {
@@ -49,9 +52,23 @@ export class SharedHttpSession extends HttpSession {
     session.requestIdPrefix = `srv-${shared.backplane.replicaId}-`;
   }
 
-  /** Holds the standalone stream: produces its events (server changes reach the session here). */
+  /**
+   * Holds the standalone stream: its connection is (or was last) served here. Whether this copy
+   * produces the stream's events is another matter (`producing`).
+   */
   get holder(): boolean {
-    return this.session.standalone !== undefined;
+    return this.#holding;
+  }
+
+  /** Appends the standalone stream's events to the shared log (server changes reach the session here). */
+  get producing(): boolean {
+    return this.session.standalone instanceof StandaloneSender;
+  }
+
+  /** Produces the standalone stream from now on (a GET opened it, on this replica or another). */
+  produce(): void {
+    if (this.kind !== 'streamable' || this.closed || this.producing) return;
+    this.session.standalone = new StandaloneSender(this);
   }
 
   override get busy(): boolean {
@@ -125,6 +142,7 @@ export class SharedHttpSession extends HttpSession {
 
   /** Takes another copy's state (announced on the bus, or read with a request). */
   take(record: SessionRecord): void {
+    if (record.standalone) this.produce();
     if (this.#writing > 0) return;
     this.version = record.version;
     this.session.restore(record);
@@ -141,10 +159,22 @@ export class SharedHttpSession extends HttpSession {
     this.#ctx.engine.attachSession(this.session);
   }
 
-  /** Stops producing the standalone stream (another replica holds it now). */
+  /** This replica serves the standalone stream's connection. */
+  hold(): void {
+    this.produce();
+    this.#holding = true;
+  }
+
+  /** Another replica serves the standalone stream's connection now: this one's ends (it still produces). */
   release(): void {
-    this.session.standalone = undefined;
+    this.#holding = false;
     this.standaloneTail?.end();
+  }
+
+  /** Stops producing until the state is read again (this copy may have missed changes of it). */
+  suspend(): void {
+    this.release();
+    if (this.producing) this.session.standalone = undefined;
   }
 
   override close(): void {
@@ -241,6 +271,7 @@ export class SharedSessions {
       return undefined;
     if (local && !local.closed) {
       if (record.version > local.version) local.take(record);
+      else if (record.standalone) local.produce();
       local.session.touch();
       return local;
     }
@@ -267,15 +298,17 @@ export class SharedSessions {
     res: ServerResponse,
     afterSeq: number | undefined,
   ): Promise<void> {
-    if (!hs.holder) hs.session.standalone = new StandaloneSender(hs);
+    hs.hold();
     hs.standaloneTail?.end();
-    await this.backplane.publish({ t: 'held', from: this.replicaId, sid: hs.id });
     await this.backplane.addStream(hs.id, STANDALONE, this.ttlMs);
     let from = afterSeq;
     if (from === undefined) {
       from = await this.backplane.allocate(hs.id, STANDALONE);
       if (from === undefined) throw new Error('session ended');
     }
+    // After the allocation (the record's `standalone` from now on): a copy loaded later produces the
+    // stream, the copies already there learn it here.
+    await this.backplane.publish({ t: 'held', from: this.replicaId, sid: hs.id });
     if (hs.closed || !isWritable(res)) return;
     openSse(res);
     // SEP-1699: a fresh stream of a 2025-11-25 session starts with an id and a retry interval.
@@ -402,9 +435,13 @@ export class SharedSessions {
       case 'end':
         this.#local(m.sid)?.close();
         return;
-      case 'held':
-        this.#local(m.sid)?.release();
+      case 'held': {
+        const hs = this.#local(m.sid);
+        hs?.release();
+        // Unless suspended (#onLost): it produces once it has read its state again.
+        if (hs && hs.version >= 0) hs.produce();
         return;
+      }
       case 'response':
         if (m.to === this.replicaId) this.#local(m.sid)?.session.deliverResponse(m.message);
         return;
@@ -418,15 +455,15 @@ export class SharedSessions {
 
   /**
    * The subscriber connection dropped: messages may have been missed. Live connections end (clients
-   * resume with Last-Event-ID), copies re-read their state, and no copy keeps producing a standalone
-   * stream another replica may have taken meanwhile.
+   * resume with Last-Event-ID), and copies re-read their state before they produce standalone streams
+   * again (after a missed unsubscription they would report changes the client no longer asked for).
    */
   #onLost(): void {
     for (const hs of [...this.#ctx.sessions.values()] as SharedHttpSession[]) {
       hs.version = -1;
       if (hs.kind === 'sse') continue;
       for (const t of [...hs.tails]) t.end();
-      hs.release();
+      hs.suspend();
     }
   }
 

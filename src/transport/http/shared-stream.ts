@@ -2,11 +2,12 @@
 // "Resumability and Redelivery"). A POST stream is produced by the replica that runs its request: it
 // writes to its own connection as in one process and writes every event behind to the shared log, so
 // a client that comes back with Last-Event-ID on another replica gets the replay there, then the rest
-// live (StreamTail). The standalone GET stream is produced by the replica that holds it; its events go
-// to the log first and reach the connection through the same tail.
+// live (StreamTail). The standalone GET stream, once a GET opened it, is produced by every copy of the
+// session: its events go to the log first (a server change once, whichever copies report it, so one
+// survives the replica holding the connection) and reach the connection through the holder's tail.
 
 import type { ServerResponse } from 'node:http';
-import type { Outbound } from '../../protocol/contract.ts';
+import type { Outbound, SendOptions } from '../../protocol/contract.ts';
 import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../../protocol/jsonrpc.ts';
 import type { HttpContext } from './context.ts';
 import { type EventStore, eventId, type StoredEvent } from './event-store.ts';
@@ -144,9 +145,10 @@ export class StreamTail {
 }
 
 /**
- * The standalone stream as its holder produces it: every message goes to the shared log with a seq
- * the backplane allocates (the holder may change, the numbering may not restart), then to whichever
- * tail is connected.
+ * The standalone stream as a copy of the session produces it: every message goes to the shared log
+ * with a seq the backplane allocates (several copies produce it, the numbering may not restart), then
+ * to whichever tail is connected. A broadcast server change comes from every copy: the log keeps the
+ * first (by its change id).
  */
 export class StandaloneSender implements Outbound {
   readonly canRequest = true;
@@ -156,12 +158,12 @@ export class StandaloneSender implements Outbound {
     this.#hs = hs;
   }
 
-  send(message: JsonRpcNotification | JsonRpcRequest): boolean {
+  send(message: JsonRpcNotification | JsonRpcRequest, options?: SendOptions): boolean {
     const hs = this.#hs;
     if (hs.closed) return false;
     const s = hs.shared;
     s.backplane
-      .append(hs.id, STANDALONE, undefined, JSON.stringify(message), s.ttlMs)
+      .append(hs.id, STANDALONE, undefined, JSON.stringify(message), s.ttlMs, options?.changeId)
       .catch((err: unknown) => s.writeFailed(err));
     return true;
   }

@@ -103,6 +103,18 @@ async function ttls(keys: string[]): Promise<number[]> {
   }
 }
 
+/** The messages in a session's standalone stream log, as Redis holds them. */
+async function standaloneLog(prefix: string, sid: string): Promise<string[]> {
+  const client = createClient({ url: REDIS_URL });
+  await client.connect();
+  try {
+    const entries = await client.xRange(`${prefix}ls:{${sid}}:ev:0`, '-', '+');
+    return entries.map((e) => String(e.message.d));
+  } finally {
+    await client.close();
+  }
+}
+
 function getStream(h: Harness, headers: Record<string, string>, lastEventId?: string): Promise<Response> {
   const extra: Record<string, string> = lastEventId === undefined ? {} : { 'last-event-id': lastEventId };
   return fetch(h.url, { headers: { ...headers, accept: 'text/event-stream', ...extra } });
@@ -372,6 +384,87 @@ describe('legacy sessions across replicas', () => {
       await reader.cancel();
       return true;
     }, 'the change reaches the resumed stream');
+  });
+
+  test('the holder of the GET stream goes away; a change caused on B while no stream is open is replayed once on C, then live ones', async () => {
+    const {
+      replicas: [a, b, c],
+      prefix,
+    } = await cluster(3);
+    const { sessionId, headers } = await initialize(a!.url);
+    for (const uri of ['memo://one', 'memo://two']) {
+      const sub = await post(c!.url, headers, rpc('resources/subscribe', { uri }, uri));
+      assert.equal(sub.status, 200, sub.text);
+    }
+    const events = new SseReader(await getStream(a!, headers));
+    await events.next();
+    await post(b!.url, headers, rpc('tools/call', { name: 'touch', arguments: { uri: 'memo://one' } }, 1));
+    const seen = await events.nextMessage();
+    assert.deepEqual(seen?.message.params, { uri: 'memo://one' });
+
+    // A, which holds the stream, goes away: its connection ends, nothing is left producing there.
+    await a!.close();
+    assert.deepEqual(await events.rest(), [], 'A’s GET stream ends');
+    const missed = await post(
+      b!.url,
+      headers,
+      rpc('tools/call', { name: 'touch', arguments: { uri: 'memo://one' } }, 2),
+    );
+    assert.equal(missed.status, 200, missed.text);
+
+    // MCP 2025-11-25 transports "Resumability and Redelivery": the client resumes on C.
+    const resumed = new SseReader(await getStream(c!, headers, seen?.event.id));
+    const replayed = await resumed.nextMessage();
+    assert.equal(replayed?.message.method, 'notifications/resources/updated');
+    assert.deepEqual(replayed?.message.params, { uri: 'memo://one' }, 'the missed update');
+    await post(b!.url, headers, rpc('tools/call', { name: 'touch', arguments: { uri: 'memo://two' } }, 3));
+    const live = await resumed.nextMessage();
+    assert.deepEqual(live?.message.params, { uri: 'memo://two' }, 'then the live one, nothing twice');
+    const ids = [seen, replayed, live].map((e) => Number(e?.event.id?.split('.')[1]));
+    assert.ok(ids[0]! < ids[1]! && ids[1]! < ids[2]!, ids.join());
+    await resumed.cancel();
+    assert.deepEqual(
+      (await standaloneLog(prefix, sessionId)).map((e) => JSON.parse(e).params.uri),
+      ['memo://one', 'memo://one', 'memo://two'],
+      'one event per change in the log',
+    );
+  });
+
+  test('with three copies of a session alive, each change is logged once on its standalone stream', async () => {
+    const {
+      replicas: [a, b, c],
+      planes,
+      prefix,
+    } = await cluster(3);
+    const { sessionId, headers } = await initialize(a!.url);
+    for (const h of [b!, c!]) assert.equal((await post(h.url, headers, rpc('ping', {}, 1))).status, 200);
+    const events = new SseReader(await getStream(a!, headers));
+    await events.next();
+    // Each replica causes one: every copy reports each of them, the log keeps the first report.
+    for (const [i, h] of [b!, c!, a!].entries()) {
+      await post(h.url, headers, rpc('tools/call', { name: 'add_tool', arguments: {} }, 10 + i));
+      const got = await events.nextMessage();
+      assert.equal(got?.message.method, 'notifications/tools/list_changed');
+      assert.equal(got?.event.id, `0.${i + 2}`, 'one event per change, numbered without gaps');
+    }
+    await events.cancel();
+    assert.deepEqual(await standaloneLog(prefix, sessionId), [
+      ...Array(3).fill('{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}'),
+    ]);
+
+    // The backplane itself: the same change id twice is logged once; other messages always are.
+    const plane = planes[1]!;
+    const data = '{"jsonrpc":"2.0","method":"notifications/resources/list_changed"}';
+    const first = await plane.append(sessionId, '0', undefined, data, 60_000, 'change-x');
+    assert.equal(first, 5);
+    assert.equal(await plane.append(sessionId, '0', undefined, data, 60_000, 'change-x'), 0);
+    assert.equal(await plane.append(sessionId, '0', undefined, data, 60_000), 6);
+    assert.equal(await plane.append(sessionId, '0', undefined, data, 60_000, 'change-y'), 7);
+    assert.deepEqual(
+      (await plane.read(sessionId, '0', 4)).map((e) => e.seq),
+      [5, 6, 7],
+    );
+    assert.equal(await plane.append('no-such-session', '0', undefined, data, 60_000, 'change-x'), undefined);
   });
 
   test('DELETE on C ends the session everywhere: 404 on A and B, A’s GET stream ends, B’s request is cancelled', async () => {
