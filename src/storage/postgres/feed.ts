@@ -19,6 +19,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { toChange } from '../feed-message.ts';
 import type { ChangeFeed, StorageChange } from '../types.ts';
 import { type Database, statement } from './db.ts';
 
@@ -266,18 +267,6 @@ export class PostgresChangeFeed implements ChangeFeed {
     this.#up = up;
     for (const s of this.#subscribers) s.onState(up);
   }
-}
-
-/** A StorageChange from a payload, 'probe', or undefined for anything else (ignored). */
-function toChange(v: unknown): StorageChange | 'probe' | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
-  if (o.type === 'probe') return 'probe';
-  if (o.type === 'keys') return { type: 'keys' };
-  if (o.type === 'revoked' && typeof o.id === 'string' && Number.isSafeInteger(o.expiresAt)) {
-    return { type: 'revoked', id: o.id, expiresAt: o.expiresAt as number };
-  }
-  return undefined;
 }
 
 /** The drop under way or done, per connection: the loop and close() may both end one. */

@@ -8,6 +8,7 @@
 // (`subscriber()`), so a process holds one subscriber connection, not two; the feed alone closes it.
 
 import { randomBytes } from 'node:crypto';
+import { toChange } from '../feed-message.ts';
 import type { ChangeFeed, StorageChange } from '../types.ts';
 import { duplicateRedis, type RedisClient, redisCommand, redisConnected } from './client.ts';
 
@@ -137,7 +138,13 @@ export class RedisChangeFeed implements ChangeFeed {
       return;
     }
     if (change === undefined) return;
-    for (const s of this.#subscribers) s.listener(change);
+    for (const s of this.#subscribers) {
+      try {
+        s.listener(change);
+      } catch {
+        // One subscriber's failure must not keep the change from the others, nor break the subscription.
+      }
+    }
   }
 
   #setUp(up: boolean): void {
@@ -145,16 +152,4 @@ export class RedisChangeFeed implements ChangeFeed {
     this.#up = up;
     for (const s of this.#subscribers) s.onState(up);
   }
-}
-
-/** A StorageChange from a message, 'probe', or undefined for anything else (ignored). */
-function toChange(v: unknown): StorageChange | 'probe' | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
-  if (o.type === 'probe') return 'probe';
-  if (o.type === 'keys') return { type: 'keys' };
-  if (o.type === 'revoked' && typeof o.id === 'string' && typeof o.expiresAt === 'number') {
-    return { type: 'revoked', id: o.id, expiresAt: o.expiresAt };
-  }
-  return undefined;
 }
