@@ -19,7 +19,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { toChange } from '../feed-message.ts';
+import { FeedSubscribers, parseFeedMessage } from '../feed-common.ts';
 import type { ChangeFeed, StorageChange } from '../types.ts';
 import { type Database, statement } from './db.ts';
 
@@ -56,11 +56,6 @@ export interface PostgresChangeFeedOptions {
   maxReconnectDelayMs?: number;
 }
 
-interface Subscriber {
-  listener: (change: StorageChange) => void;
-  onState: (up: boolean) => void;
-}
-
 /** The channel for the schema Keyhole's tables live in (`current_schema()`). */
 export function changeChannel(schema: string | null | undefined): string {
   if (schema === null || schema === undefined || schema === 'public') return DEFAULT_CHANGE_CHANNEL;
@@ -91,10 +86,9 @@ export class PostgresChangeFeed implements ChangeFeed {
   readonly #probeTimeoutMs: number;
   readonly #heartbeatMs: number;
   readonly #maxDelayMs: number;
-  readonly #subscribers = new Set<Subscriber>();
+  readonly #subscribers = new FeedSubscribers();
   /** Probes in flight on the listening connection: nonce → resolve. */
   readonly #probes = new Map<string, () => void>();
-  #up = false;
   #closed = false;
   /** The connection loop, once started. */
   #running: Promise<void> | undefined;
@@ -112,7 +106,7 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   get up(): boolean {
-    return this.#up;
+    return this.#subscribers.up;
   }
 
   /** Rejects with PostgresUnavailableError when the server cannot be reached; nothing is then sent. */
@@ -121,13 +115,9 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   subscribe(listener: (change: StorageChange) => void, onState: (up: boolean) => void): () => void {
-    const s: Subscriber = { listener, onState };
-    this.#subscribers.add(s);
-    if (this.#up) queueMicrotask(() => this.#subscribers.has(s) && onState(true));
+    const unsubscribe = this.#subscribers.add(listener, onState);
     if (!this.#closed) this.#running ??= this.#run();
-    return () => {
-      this.#subscribers.delete(s);
-    };
+    return unsubscribe;
   }
 
   /**
@@ -137,7 +127,7 @@ export class PostgresChangeFeed implements ChangeFeed {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#setUp(false);
+    this.#subscribers.setUp(false);
     this.#wake?.();
     const client = this.#client;
     if (client) await drop(client);
@@ -174,7 +164,7 @@ export class PostgresChangeFeed implements ChangeFeed {
         await this.#probe(client, lost);
         if (this.#closed) break;
         failures = 0;
-        this.#setUp(true);
+        this.#subscribers.setUp(true);
         this.#db.answered();
         for (;;) {
           if (this.#heartbeatMs <= 0) await lost;
@@ -185,9 +175,9 @@ export class PostgresChangeFeed implements ChangeFeed {
       } catch (err) {
         // Reported once per outage, with the pool's own reports (Database.failed); only a feed that
         // was up has something to report: attempts that keep failing are the same outage.
-        if (!this.#closed && this.#up) this.#db.failed(asError(err));
+        if (!this.#closed && this.#subscribers.up) this.#db.failed(asError(err));
       } finally {
-        this.#setUp(false);
+        this.#subscribers.setUp(false);
         if (this.#client === client) this.#client = undefined;
         await drop(client);
       }
@@ -239,33 +229,14 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   #onMessage(payload: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(payload);
-    } catch {
-      return;
-    }
-    const change = toChange(parsed);
-    if (change === 'probe') {
-      const nonce = (parsed as { nonce?: unknown }).nonce;
+    const m = parseFeedMessage(payload);
+    if (m === undefined) return;
+    if (m.type === 'probe') {
       // Another process's probes (or heartbeats) are none of ours.
-      if (typeof nonce === 'string') this.#probes.get(nonce)?.();
+      if (typeof m.nonce === 'string') this.#probes.get(m.nonce)?.();
       return;
     }
-    if (change === undefined) return;
-    for (const s of this.#subscribers) {
-      try {
-        s.listener(change);
-      } catch {
-        // One subscriber's failure must not keep the change from the others, nor break the connection.
-      }
-    }
-  }
-
-  #setUp(up: boolean): void {
-    if (this.#up === up) return;
-    this.#up = up;
-    for (const s of this.#subscribers) s.onState(up);
+    this.#subscribers.deliver(m);
   }
 }
 

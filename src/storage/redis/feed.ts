@@ -8,14 +8,9 @@
 // (`subscriber()`), so a process holds one subscriber connection, not two; the feed alone closes it.
 
 import { randomBytes } from 'node:crypto';
-import { toChange } from '../feed-message.ts';
+import { FeedSubscribers, parseFeedMessage } from '../feed-common.ts';
 import type { ChangeFeed, StorageChange } from '../types.ts';
 import { duplicateRedis, type RedisClient, redisCommand, redisConnected } from './client.ts';
-
-interface Subscriber {
-  listener: (change: StorageChange) => void;
-  onState: (up: boolean) => void;
-}
 
 /** How long a probe may take to come back before the subscription is tried again, ms. */
 const PROBE_TIMEOUT_MS = 2000;
@@ -23,11 +18,10 @@ const PROBE_TIMEOUT_MS = 2000;
 export class RedisChangeFeed implements ChangeFeed {
   readonly channel: string;
   readonly #client: RedisClient;
-  readonly #subscribers = new Set<Subscriber>();
+  readonly #subscribers = new FeedSubscribers();
   #sub: RedisClient | undefined;
   /** The subscriber's first connect(), once started. */
   #connecting: Promise<unknown> | undefined;
-  #up = false;
   #closed = false;
   #probe: { nonce: string; timer: NodeJS.Timeout } | undefined;
   readonly #onError: (err: Error) => void;
@@ -39,7 +33,7 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   get up(): boolean {
-    return this.#up;
+    return this.#subscribers.up;
   }
 
   async publish(change: StorageChange): Promise<void> {
@@ -47,13 +41,9 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   subscribe(listener: (change: StorageChange) => void, onState: (up: boolean) => void): () => void {
-    const s: Subscriber = { listener, onState };
-    this.#subscribers.add(s);
-    if (this.#up) queueMicrotask(() => this.#subscribers.has(s) && onState(true));
+    const unsubscribe = this.#subscribers.add(listener, onState);
     this.#start();
-    return () => {
-      this.#subscribers.delete(s);
-    };
+    return unsubscribe;
   }
 
   /**
@@ -72,7 +62,7 @@ export class RedisChangeFeed implements ChangeFeed {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#setUp(false);
+    this.#subscribers.setUp(false);
     if (this.#probe) clearTimeout(this.#probe.timer);
     const sub = this.#sub;
     this.#sub = undefined;
@@ -84,11 +74,11 @@ export class RedisChangeFeed implements ChangeFeed {
     const sub = duplicateRedis(this.#client, 'subscriber');
     this.#sub = sub;
     sub.on('error', (err: Error) => {
-      if (this.#up) this.#onError(err);
-      this.#setUp(false);
+      if (this.#subscribers.up) this.#onError(err);
+      this.#subscribers.setUp(false);
     });
-    sub.on('reconnecting', () => this.#setUp(false));
-    sub.on('end', () => this.#setUp(false));
+    sub.on('reconnecting', () => this.#subscribers.setUp(false));
+    sub.on('end', () => this.#subscribers.setUp(false));
     // node-redis re-sends SUBSCRIBE itself as part of every reconnection, before 'ready'.
     sub.on('ready', () => this.#sendProbe());
     const connecting = sub.connect();
@@ -104,7 +94,7 @@ export class RedisChangeFeed implements ChangeFeed {
 
   /** Publishes a probe on the command connection; the feed is up once the subscriber receives it. */
   #sendProbe(): void {
-    if (this.#closed || this.#up) return;
+    if (this.#closed || this.#subscribers.up) return;
     if (this.#probe) clearTimeout(this.#probe.timer);
     const nonce = randomBytes(12).toString('base64url');
     const timer = setTimeout(() => {
@@ -121,35 +111,16 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   #onMessage(message: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(message);
-    } catch {
-      return;
-    }
-    const change = toChange(parsed);
-    if (change === 'probe') {
-      const nonce = (parsed as { nonce?: unknown }).nonce;
-      if (this.#probe !== undefined && nonce === this.#probe.nonce) {
+    const m = parseFeedMessage(message);
+    if (m === undefined) return;
+    if (m.type === 'probe') {
+      if (this.#probe !== undefined && m.nonce === this.#probe.nonce) {
         clearTimeout(this.#probe.timer);
         this.#probe = undefined;
-        this.#setUp(true);
+        this.#subscribers.setUp(true);
       }
       return;
     }
-    if (change === undefined) return;
-    for (const s of this.#subscribers) {
-      try {
-        s.listener(change);
-      } catch {
-        // One subscriber's failure must not keep the change from the others, nor break the subscription.
-      }
-    }
-  }
-
-  #setUp(up: boolean): void {
-    if (this.#up === up) return;
-    this.#up = up;
-    for (const s of this.#subscribers) s.onState(up);
+    this.#subscribers.deliver(m);
   }
 }
