@@ -255,22 +255,54 @@ export function callTool(
  * replica within a second). Afterwards a request with `token` fails wherever the balancer sends it.
  */
 export async function refusedByEveryReplica(set: ReplicaSet, token: string, withinMs = 1000): Promise<void> {
-  const since = performance.now();
+  await everyReplicaWithin(
+    set,
+    'refusing the token (401)',
+    performance.now(),
+    async (i) => (await echoOn(set, i, token)) === 401,
+    withinMs,
+  );
+}
+
+/** Calls `echo` on replica `i` of `set` (pinned), returning the status. */
+export async function echoOn(set: ReplicaSet, i: number, token: string): Promise<number> {
+  set.balancer.pin(i);
+  try {
+    const res = await callTool(set, token, 'echo', { text: `hi from ${i}` });
+    await res.body?.cancel();
+    return res.status;
+  } finally {
+    set.balancer.pin(undefined);
+  }
+}
+
+/**
+ * Polls each replica of `set` until `check(i)` holds; fails once `withinMs` (issue #4: one second) has
+ * passed since `since`.
+ */
+export async function everyReplicaWithin(
+  set: ReplicaSet,
+  what: string,
+  since: number,
+  check: (i: number) => Promise<boolean>,
+  withinMs = 1000,
+): Promise<void> {
   for (let i = 0; i < set.ports.length; i++) {
-    for (;;) {
-      set.balancer.pin(i);
-      const res = await callTool(set, token, 'echo', { text: 'still valid?' }).finally(() =>
-        set.balancer.pin(undefined),
-      );
-      await res.body?.cancel();
-      if (res.status === 401) break;
-      assert.ok(
-        performance.now() - since < withinMs,
-        `replica ${i} still answers ${res.status} after ${withinMs} ms`,
-      );
+    while (!(await check(i))) {
+      assert.ok(performance.now() - since < withinMs, `replica ${i}: not ${what} ${withinMs} ms after`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** GET /health/ready of replica `i` directly, bypassing the balancer. */
+export async function readiness(
+  set: ReplicaSet,
+  i: number,
+): Promise<{ status: number; checks: Record<string, string> }> {
+  const res = await fetch(new URL('/health/ready', set.direct(i)));
+  const body = (await res.json()) as { checks: Record<string, string> };
+  return { status: res.status, checks: body.checks };
 }
 
 /** The `error="…"` of a WWW-Authenticate Bearer challenge. */

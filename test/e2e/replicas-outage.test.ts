@@ -16,7 +16,7 @@ import {
   startPrivateRedis,
   waitFor,
 } from '../support/services.ts';
-import { callTool, obtainTokens, PASSWORD, registerClient } from './harness.ts';
+import { callTool, obtainTokens, PASSWORD, readiness, registerClient } from './harness.ts';
 
 const REPLICAS = 2;
 
@@ -46,13 +46,6 @@ after(async () => {
   await set?.close();
   await Promise.all([pg?.close(), redis?.close()]);
 });
-
-/** GET /health/ready of replica `i` directly. */
-async function readiness(i: number): Promise<{ status: number; checks: Record<string, string> }> {
-  const res = await fetch(new URL('/health/ready', set.direct(i)));
-  const body = (await res.json()) as { checks: Record<string, string> };
-  return { status: res.status, checks: body.checks };
-}
 
 async function onEveryReplica<T>(fn: () => Promise<T>): Promise<T[]> {
   const out: T[] = [];
@@ -95,7 +88,7 @@ describe('PostgreSQL and Redis stopped and started while the replicas run', () =
     await redis.stop();
     for (let i = 0; i < REPLICAS; i++) {
       await waitFor(`replica ${i} reports Redis unavailable`, async () => {
-        const r = await readiness(i);
+        const r = await readiness(set, i);
         return r.status === 503 && r.checks.redis === 'unavailable';
       });
     }
@@ -121,7 +114,7 @@ describe('PostgreSQL and Redis stopped and started while the replicas run', () =
 
     await redis.start();
     for (let i = 0; i < REPLICAS; i++) {
-      await waitFor(`replica ${i} ready again`, async () => (await readiness(i)).status === 200);
+      await waitFor(`replica ${i} ready again`, async () => (await readiness(set, i)).status === 200);
     }
     for (const res of await onEveryReplica(() => callTool(set, tokens.access_token, 'echo', { text: 'x' }))) {
       assert.equal(res.status, 200);
@@ -137,7 +130,7 @@ describe('PostgreSQL and Redis stopped and started while the replicas run', () =
     await pg.stop();
     for (let i = 0; i < REPLICAS; i++) {
       await waitFor(`replica ${i} reports the database unavailable`, async () => {
-        const r = await readiness(i);
+        const r = await readiness(set, i);
         return r.status === 503 && r.checks.database === 'unavailable';
       });
     }
@@ -160,7 +153,7 @@ describe('PostgreSQL and Redis stopped and started while the replicas run', () =
 
     await pg.start();
     for (let i = 0; i < REPLICAS; i++) {
-      await waitFor(`replica ${i} ready again`, async () => (await readiness(i)).status === 200);
+      await waitFor(`replica ${i} ready again`, async () => (await readiness(set, i)).status === 200);
     }
     for (const res of await onEveryReplica(() => registerClient(set).then(() => 'ok')))
       assert.equal(res, 'ok');
@@ -178,7 +171,7 @@ describe('PostgreSQL and Redis stopped and started while the replicas run', () =
     await redis.stop();
     await redis.start();
     for (let i = 0; i < REPLICAS; i++) {
-      await waitFor(`replica ${i} ready again`, async () => (await readiness(i)).status === 200);
+      await waitFor(`replica ${i} ready again`, async () => (await readiness(set, i)).status === 200);
     }
     const revoke = async (token: string, clientId: string) => {
       const res = await fetch(`${set.issuer}/revoke`, {
@@ -217,7 +210,7 @@ describe('PostgreSQL and Redis stopped and started while the replicas run', () =
     await set.kill(1);
     await set.startReplica(1);
     for (let i = 0; i < REPLICAS; i++) {
-      await waitFor(`replica ${i} ready again`, async () => (await readiness(i)).status === 200);
+      await waitFor(`replica ${i} ready again`, async () => (await readiness(set, i)).status === 200);
     }
     assert.deepEqual(await statuses(), expected);
     // The refresh token of the revoked grant stays dead, and Redis holds the restored copy again.

@@ -12,12 +12,17 @@ import { complete } from '../cli/helpers.ts';
 import { createDatabase, dropDatabase } from '../support/databases.ts';
 import { ReplicaSet } from '../support/replicas.ts';
 import { type PrivatePostgres, startPrivatePostgres, waitFor } from '../support/services.ts';
-import { callTool, challengeError, obtainTokens, PASSWORD } from './harness.ts';
+import {
+  callTool,
+  challengeError,
+  echoOn,
+  everyReplicaWithin,
+  obtainTokens,
+  PASSWORD,
+  readiness,
+} from './harness.ts';
 
 const REPLICAS = 2;
-/** Issue #4: a revocation or key rotation reaches every replica within one second. */
-const PROPAGATION_MS = 1000;
-
 /** `alice`, `bob`, … in the database at `url`. */
 async function addUsers(url: string, names: string[]): Promise<void> {
   const storage = await openStorage({ kind: 'postgres', url });
@@ -26,45 +31,6 @@ async function addUsers(url: string, names: string[]): Promise<void> {
   } finally {
     await storage.close();
   }
-}
-
-/** Calls `echo` on replica `i` (pinned), returning the status. */
-async function echoOn(set: ReplicaSet, i: number, token: string): Promise<number> {
-  set.balancer.pin(i);
-  try {
-    const res = await callTool(set, token, 'echo', { text: `hi from ${i}` });
-    await res.body?.cancel();
-    return res.status;
-  } finally {
-    set.balancer.pin(undefined);
-  }
-}
-
-/** Polls each replica until `check(i)` holds; fails once the propagation bound has passed. */
-async function everyReplicaWithin(
-  set: ReplicaSet,
-  what: string,
-  since: number,
-  check: (i: number) => Promise<boolean>,
-): Promise<void> {
-  for (let i = 0; i < set.ports.length; i++) {
-    while (!(await check(i))) {
-      assert.ok(
-        performance.now() - since < PROPAGATION_MS,
-        `replica ${i}: not ${what} ${PROPAGATION_MS} ms after`,
-      );
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
-async function readiness(
-  set: ReplicaSet,
-  i: number,
-): Promise<{ status: number; checks: Record<string, string> }> {
-  const res = await fetch(new URL('/health/ready', set.direct(i)));
-  const body = (await res.json()) as { checks: Record<string, string> };
-  return { status: res.status, checks: body.checks };
 }
 
 function jwtHeader(token: string): { kid: string } {

@@ -25,6 +25,8 @@ import {
   authorizeInBrowser,
   callTool,
   challengeError,
+  echoOn,
+  everyReplicaWithin,
   obtainTokens,
   PASSWORD,
   pkce,
@@ -67,31 +69,15 @@ function admin(args: string[]) {
   return complete(args, { env: set.env });
 }
 
-/** Calls `echo` on replica `i` (pinned), returning the status. */
-async function echoOn(i: number, token: string): Promise<number> {
-  set.balancer.pin(i);
-  try {
-    const res = await callTool(set, token, 'echo', { text: `hi from ${i}` });
-    await res.body?.cancel();
-    return res.status;
-  } finally {
-    set.balancer.pin(undefined);
-  }
-}
-
 /** Polls every replica until each answers `status`; fails after the propagation bound. */
-async function everyReplicaAnswers(token: string, status: number, since: number): Promise<void> {
-  for (let i = 0; i < REPLICAS; i++) {
-    for (;;) {
-      const got = await echoOn(i, token);
-      if (got === status) break;
-      assert.ok(
-        performance.now() - since < PROPAGATION_MS,
-        `replica ${i} still answers ${got}, not ${status}, ${PROPAGATION_MS} ms after the change`,
-      );
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+function everyReplicaAnswers(token: string, status: number, since: number): Promise<void> {
+  return everyReplicaWithin(
+    set,
+    `answering ${status}`,
+    since,
+    async (i) => (await echoOn(set, i, token)) === status,
+    PROPAGATION_MS,
+  );
 }
 
 async function tokenRequest(params: Record<string, string>) {
@@ -184,7 +170,7 @@ describe('several replicas behind one URL, no sticky sessions', () => {
   test('a revocation on one replica is refused by the others within a second', async () => {
     const { access_token: token, clientId } = await obtainTokens(set, { username: 'bob' });
     // Every replica has verified and cached the token.
-    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(i, token), 200);
+    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(set, i, token), 200);
     set.balancer.pin(1);
     const res = await fetch(`${set.issuer}/revoke`, {
       method: 'POST',
@@ -201,7 +187,7 @@ describe('several replicas behind one URL, no sticky sessions', () => {
 
   test('removing a user (keyhole users remove, another process) logs them out on every replica', async () => {
     const { access_token: token } = await obtainTokens(set, { username: 'carol' });
-    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(i, token), 200);
+    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(set, i, token), 200);
     const removed = await admin(['users', 'remove', 'carol']);
     assert.equal(removed.code, 0, removed.stderr);
     await everyReplicaAnswers(token, 401, performance.now());
@@ -212,7 +198,7 @@ describe('several replicas behind one URL, no sticky sessions', () => {
   test('disabling a user (keyhole users disable, another process) refuses them on every replica; enable lets them back', async () => {
     await createUser(storage, 'erin', PASSWORD);
     const old = await obtainTokens(set, { username: 'erin' });
-    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(i, old.access_token), 200);
+    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(set, i, old.access_token), 200);
     const disabled = await admin(['users', 'disable', 'erin']);
     assert.equal(disabled.code, 0, disabled.stderr);
     assert.equal(disabled.stdout, 'Disabled user erin and revoked 1 grant(s)\n');
@@ -232,15 +218,15 @@ describe('several replicas behind one URL, no sticky sessions', () => {
     for (let i = 0; i < REPLICAS; i++) {
       set.balancer.pin(i);
       const fresh = await obtainTokens(set, { username: 'erin' }).finally(() => set.balancer.pin(undefined));
-      assert.equal(await echoOn(i, fresh.access_token), 200, `replica ${i} lets erin back`);
-      assert.equal(await echoOn(i, old.access_token), 401, 'what disable revoked stays revoked');
+      assert.equal(await echoOn(set, i, fresh.access_token), 200, `replica ${i} lets erin back`);
+      assert.equal(await echoOn(set, i, old.access_token), 401, 'what disable revoked stays revoked');
     }
   });
 
   test('a key rotation (keyhole keys rotate, no overlap) takes effect on every replica', async () => {
     const { access_token: before } = await obtainTokens(set, { username: 'alice' });
     const oldKid = jwtHeader(before).kid;
-    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(i, before), 200);
+    for (let i = 0; i < REPLICAS; i++) assert.equal(await echoOn(set, i, before), 200);
     const rotated = await complete(['keys', 'rotate'], {
       env: { ...set.env, KEYHOLE_KEY_ROTATION_OVERLAP_SEC: '0' },
     });
@@ -261,7 +247,7 @@ describe('several replicas behind one URL, no sticky sessions', () => {
         set.balancer.pin(undefined),
       );
       assert.notEqual(jwtHeader(fresh).kid, oldKid, `replica ${i} signed with the retired key`);
-      for (let j = 0; j < REPLICAS; j++) assert.equal(await echoOn(j, fresh), 200);
+      for (let j = 0; j < REPLICAS; j++) assert.equal(await echoOn(set, j, fresh), 200);
     }
   });
 
@@ -327,11 +313,11 @@ describe('several replicas behind one URL, no sticky sessions', () => {
       resource: set.mcpUrl.href,
     });
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-    assert.equal(await echoOn(1, tokens.body.access_token!), 200);
-    assert.equal(await echoOn(2, tokens.body.access_token!), 200);
+    assert.equal(await echoOn(set, 1, tokens.body.access_token!), 200);
+    assert.equal(await echoOn(set, 2, tokens.body.access_token!), 200);
     // Restarted, it serves the tokens the others issued while it was down.
     await set.startReplica(0);
-    assert.equal(await echoOn(0, tokens.body.access_token!), 200);
+    assert.equal(await echoOn(set, 0, tokens.body.access_token!), 200);
   });
 });
 
